@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Builds the local control plane's binaries from their Go modules, only when missing.
+#   hack/build-binaries.sh [etcd] [kube-apiserver] [kube-controller-manager] ...   (default: all three)
+# Binaries land in $KEDA_HTTP_CACHE/bin/<name>-<version> (default ~/.cache/keda-http-addon), outside git,
+# so a fresh clone on the same machine reuses them. Go's own build and module caches are reused too.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=versions.env
+source "$here/versions.env"
+cache=${KEDA_HTTP_CACHE:-$HOME/.cache/keda-http-addon}
+bin="$cache/bin"
+mkdir -p "$bin" "$cache/build"
+export GOFLAGS="${GOFLAGS:--trimpath}" CGO_ENABLED=0
+
+step() { printf '[build] %s\n' "$*" >&2; }
+timed() { local name=$1; shift; local t0=$SECONDS; "$@"; step "$name took $((SECONDS - t0))s"; }
+
+# A wrapper module that builds MODULE@VERSION's commands. Kubernetes and etcd both replace their
+# sibling modules with local paths (../api, ./staging/src/...), which `go install pkg@version`
+# refuses; the wrapper requires MODULE and points each such sibling at its published tag
+# (SIBLING_VERSION). The sibling list comes from MODULE's own go.mod, so it never goes stale.
+wrapper() {
+  local module=$1 version=$2 sibling_version=$3 dir="$cache/build/$(basename "${1%/v3}")-$2"
+  shift 3
+  if [ ! -f "$dir/go.sum" ]; then
+    mkdir -p "$dir"
+    local mod
+    mod=$(cd "$dir" && GOFLAGS=-mod=mod go mod download -json "$module@$version" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+    {
+      echo "module local/build"
+      echo "go 1.25"
+      echo "require $module $version"
+      echo "replace ("
+      grep -E '^\s*(replace\s+)?[a-z0-9./-]+ => \.\.?/' "$mod" | sed -E 's/^\s*replace\s+//' |
+        awk -v v="$sibling_version" '
+          # A v2+ tag can only name a module whose path ends in that major version (go.etcd.io/etcd/api/v3).
+          { major = substr(v, 2, index(v, ".") - 2) }
+          major < 2 || $1 ~ ("/v" major "$") { print "\t" $1 " => " $1 " " v }'
+      echo ")"
+    } >"$dir/go.mod"
+    step "resolving $module $version dependencies"
+    (cd "$dir" && go get "$@" >&2)
+  fi
+  echo "$dir"
+}
+
+build_k8s() {
+  local name=$1 out="$bin/$1-$KUBERNETES_VERSION"
+  if [ -x "$out" ]; then step "$name $KUBERNETES_VERSION cached at $out"; return; fi
+  local dir
+  dir=$(wrapper k8s.io/kubernetes "$KUBERNETES_VERSION" "v0.${KUBERNETES_VERSION#v1.}" \
+    "k8s.io/kubernetes/cmd/kube-apiserver@$KUBERNETES_VERSION" "k8s.io/kubernetes/cmd/kube-controller-manager@$KUBERNETES_VERSION")
+  step "building $name $KUBERNETES_VERSION (first build takes several minutes on 2 cores)"
+  timed "$name" bash -c "cd '$dir' && go build -o '$out.tmp' k8s.io/kubernetes/cmd/$name && mv '$out.tmp' '$out'"
+}
+
+build_etcd() {
+  local out="$bin/etcd-$ETCD_VERSION"
+  if [ -x "$out" ]; then step "etcd $ETCD_VERSION cached at $out"; return; fi
+  step "building etcd $ETCD_VERSION"
+  local dir
+  dir=$(wrapper go.etcd.io/etcd/server/v3 "$ETCD_VERSION" "$ETCD_VERSION" "go.etcd.io/etcd/server/v3@$ETCD_VERSION")
+  timed etcd bash -c "cd '$dir' && go build -o '$out.tmp' go.etcd.io/etcd/server/v3 && mv '$out.tmp' '$out'"
+}
+
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(etcd kube-apiserver kube-controller-manager)
+t0=$SECONDS
+for t in "${targets[@]}"; do
+  case "$t" in
+    etcd) build_etcd ;;
+    kube-apiserver | kube-controller-manager) build_k8s "$t" ;;
+    *) echo "unknown target: $t" >&2; exit 2 ;;
+  esac
+done
+step "all done in $((SECONDS - t0))s"
