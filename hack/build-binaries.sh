@@ -38,8 +38,11 @@ wrapper() {
           major < 2 || $1 ~ ("/v" major "$") { print "\t" $1 " => " $1 " " v }'
       echo ")"
     } >"$dir/go.mod"
-    step "resolving $module $version dependencies"
-    (cd "$dir" && go get "$@" >&2)
+  fi
+  # Cheap when nothing changed; adds the dependencies of a newly requested command otherwise.
+  if ! (cd "$dir" && go get "$@" >"$dir/go-get.log" 2>&1); then
+    cat "$dir/go-get.log" >&2
+    return 1
   fi
   echo "$dir"
 }
@@ -49,7 +52,8 @@ build_k8s() {
   if [ -x "$out" ]; then step "$name $KUBERNETES_VERSION cached at $out"; return; fi
   local dir
   dir=$(wrapper k8s.io/kubernetes "$KUBERNETES_VERSION" "v0.${KUBERNETES_VERSION#v1.}" \
-    "k8s.io/kubernetes/cmd/kube-apiserver@$KUBERNETES_VERSION" "k8s.io/kubernetes/cmd/kube-controller-manager@$KUBERNETES_VERSION")
+    "k8s.io/kubernetes/cmd/kube-apiserver@$KUBERNETES_VERSION" "k8s.io/kubernetes/cmd/kube-controller-manager@$KUBERNETES_VERSION" \
+    "k8s.io/kubernetes/cmd/kubectl@$KUBERNETES_VERSION")
   step "building $name $KUBERNETES_VERSION (first build takes several minutes on 2 cores)"
   timed "$name" bash -c "cd '$dir' && go build -o '$out.tmp' k8s.io/kubernetes/cmd/$name && mv '$out.tmp' '$out'"
 }
@@ -64,12 +68,12 @@ build_etcd() {
 }
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(etcd kube-apiserver kube-controller-manager)
+[ ${#targets[@]} -gt 0 ] || targets=(etcd kube-apiserver kube-controller-manager kubectl)
 t0=$SECONDS
 for t in "${targets[@]}"; do
   case "$t" in
     etcd) build_etcd ;;
-    kube-apiserver | kube-controller-manager) build_k8s "$t" ;;
+    kube-apiserver | kube-controller-manager | kubectl) build_k8s "$t" ;;
     *) echo "unknown target: $t" >&2; exit 2 ;;
   esac
 done

@@ -39,6 +39,11 @@ export function binaryPath(name: string, version: string): string {
   return join(cacheDir(), 'bin', `${name}-${version}`);
 }
 
+/** kubectl built at the control plane's own version, so tests never meet version skew. */
+export function kubectlPath(): string {
+  return binaryPath('kubectl', versions().KUBERNETES_VERSION);
+}
+
 type Component = 'etcd' | 'kube-apiserver' | 'kube-controller-manager';
 
 interface State {
@@ -126,7 +131,7 @@ export class LocalCluster {
     await this.#start('kube-controller-manager', state, pki, v);
     await this.#waitDefaultServiceAccount();
     log(`up in ${((performance.now() - t0) / 1000).toFixed(1)}s at ${server}`);
-    log(`kubectl --kubeconfig ${this.kubeconfigPath} get ns`);
+    log(`${kubectlPath()} --kubeconfig ${this.kubeconfigPath} get ns`);
     return { dir: this.dir, kubeconfigPath: this.kubeconfigPath, server, pki };
   }
 
@@ -165,6 +170,7 @@ export class LocalCluster {
       binaryPath('etcd', v.ETCD_VERSION),
       binaryPath('kube-apiserver', v.KUBERNETES_VERSION),
       binaryPath('kube-controller-manager', v.KUBERNETES_VERSION),
+      binaryPath('kubectl', v.KUBERNETES_VERSION),
     ];
     if (needed.every((p) => existsSync(p))) return;
     log(

@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import type { TestContext } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
-import { LocalCluster } from '../../hack/cluster/control-plane.ts';
+import { LocalCluster, kubectlPath } from '../../hack/cluster/control-plane.ts';
 import { installCrds } from './crds.ts';
 
 export const testClusterDir = resolve(import.meta.dirname, '../../.cache/test-cluster');
@@ -47,7 +47,7 @@ async function start(): Promise<TestCluster> {
   const kubectl = (args: string[], stdin?: string): Promise<KubectlResult> =>
     new Promise((res) => {
       const child = execFile(
-        'kubectl',
+        kubectlPath(),
         ['--kubeconfig', local.kubeconfigPath, ...args],
         { maxBuffer: 64 * 1024 * 1024 },
         (err, stdout, stderr) => {

@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { cacheDir, versions } from '../../hack/cluster/control-plane.ts';
+import { cacheDir, kubectlPath, versions } from '../../hack/cluster/control-plane.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 
@@ -45,11 +45,15 @@ export function installCrds(kubeconfig: string): void {
   const files = [...yamlFiles(kedaCrdDir()), ...yamlFiles(join(repoRoot, 'crds'))];
   const args = ['--kubeconfig', kubeconfig];
   for (const f of files) {
-    execFileSync('kubectl', [...args, 'apply', '--server-side', '--force-conflicts', '-f', f], {
+    execFileSync(kubectlPath(), [...args, 'apply', '--server-side', '--force-conflicts', '-f', f], {
       stdio: 'pipe',
     });
   }
-  execFileSync('kubectl', [...args, 'wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all'], {
-    stdio: 'pipe',
-  });
+  execFileSync(
+    kubectlPath(),
+    [...args, 'wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all'],
+    {
+      stdio: 'pipe',
+    },
+  );
 }
