@@ -1,12 +1,25 @@
 // One RequestBuckets per route key. The window and granularity come from the route's
-// scalingMetric.requestRate (GetMetrics tells us); a route's history is kept until they change.
+// scalingMetric.requestRate (GetMetrics tells us, as upstream); a route's history is kept until
+// they change. Unlike upstream, a new key's buffer is created with the route's settings when we
+// can read them, rather than with the defaults that the first GetMetrics would then replace.
 import { RequestBuckets } from './request-buckets.ts';
+
+export interface RateSettings {
+  windowMs: number;
+  granularityMs: number;
+}
 
 export class RateWindows {
   readonly #buckets = new Map<string, RequestBuckets>();
+  /** The route's own settings for a key not asked about yet (read from its InterceptorRoute). */
+  readonly #settingsFor: (key: string) => RateSettings | undefined;
   // The window each key was last asked for, so a buffer re-created after the key came back
   // (an interceptor restart) starts with the route's own settings, not the defaults.
-  readonly #configured = new Map<string, { windowMs: number; granularityMs: number }>();
+  readonly #configured = new Map<string, RateSettings>();
+
+  constructor(settingsFor: (key: string) => RateSettings | undefined = () => undefined) {
+    this.#settingsFor = settingsFor;
+  }
 
   /** Records one tick: `delta` for every key in `deltas`, 0 for the other `live` keys; drops the rest. */
   recordTick(nowMs: number, live: Iterable<string>, deltas: ReadonlyMap<string, number>): void {
@@ -47,7 +60,8 @@ export class RateWindows {
   #ensure(key: string): RequestBuckets {
     let b = this.#buckets.get(key);
     if (b === undefined) {
-      const c = this.#configured.get(key);
+      // Start with the route's own window, so its first GetMetrics does not throw history away.
+      const c = this.#configured.get(key) ?? this.#settingsFor(key);
       b = new RequestBuckets(c?.windowMs, c?.granularityMs);
       this.#buckets.set(key, b);
     }

@@ -1,0 +1,113 @@
+// StreamIsActive subscribers. Upstream re-sends IsActive to every stream every 200 ms; here a
+// stream gets a message when its answer changes (a route's first pending request, its rate
+// dropping to 0, ...) plus a heartbeat, so activation reaches KEDA as soon as we learn of it.
+import type { Logger } from '../../shared/log.ts';
+import { errorFields } from '../../shared/log.ts';
+import { status } from '@grpc/grpc-js';
+import type { ScaledObjectRef } from './messages.ts';
+import { ScalerError, triggerKey } from './trigger-metrics.ts';
+
+export interface ActiveSink {
+  send(result: boolean): void;
+  /** Ends the stream with an error (the route is gone, the metadata is wrong). */
+  fail(err: Error): void;
+}
+
+interface Subscription {
+  ref: ScaledObjectRef;
+  key: string | undefined;
+  sink: ActiveSink;
+  last: boolean | undefined;
+  lastSentAt: number;
+}
+
+export interface ActiveStreamsOptions {
+  /** IsActive for one ref; throws ScalerError. */
+  evaluate: (ref: ScaledObjectRef) => boolean;
+  heartbeatMs: number;
+  log: Logger;
+}
+
+export class ActiveStreams {
+  readonly #opts: ActiveStreamsOptions;
+  // Streams by the route key they watch; the interceptors' own trigger (undefined) watches all.
+  readonly #byKey = new Map<string | undefined, Set<Subscription>>();
+  readonly #heartbeat: NodeJS.Timeout;
+  #count = 0;
+
+  constructor(opts: ActiveStreamsOptions) {
+    this.#opts = opts;
+    this.#heartbeat = setInterval(() => this.#beat(), Math.max(50, Math.min(opts.heartbeatMs, 1_000)));
+    this.#heartbeat.unref();
+  }
+
+  get size(): number {
+    return this.#count;
+  }
+
+  /** Sends the current answer at once, then on every change. Returns the unsubscribe function. */
+  subscribe(ref: ScaledObjectRef, sink: ActiveSink): () => void {
+    const sub: Subscription = { ref, key: triggerKey(ref), sink, last: undefined, lastSentAt: 0 };
+    let set = this.#byKey.get(sub.key);
+    if (set === undefined) this.#byKey.set(sub.key, (set = new Set()));
+    set.add(sub);
+    this.#count++;
+    this.#evaluate(sub, false);
+    return () => this.#remove(sub);
+  }
+
+  /** One route's numbers changed (a stream event). */
+  notifyKey(key: string): void {
+    const subs = this.#byKey.get(key);
+    if (subs !== undefined) for (const s of subs) this.#evaluate(s, false);
+    const all = this.#byKey.get(undefined);
+    if (all !== undefined) for (const s of all) this.#evaluate(s, false);
+  }
+
+  /** Anything may have changed (a poll tick, a route edited). */
+  notifyAll(): void {
+    for (const subs of this.#byKey.values()) for (const s of subs) this.#evaluate(s, false);
+  }
+
+  stop(): void {
+    clearInterval(this.#heartbeat);
+  }
+
+  #beat(): void {
+    const due = Date.now() - this.#opts.heartbeatMs;
+    for (const subs of this.#byKey.values()) {
+      for (const s of subs) if (s.lastSentAt <= due) this.#evaluate(s, true);
+    }
+  }
+
+  #evaluate(sub: Subscription, heartbeat: boolean): void {
+    let result: boolean;
+    try {
+      result = this.#opts.evaluate(sub.ref);
+    } catch (err) {
+      // Stale numbers: say nothing rather than something wrong; the stream stays open and
+      // resumes when polling recovers. Any other error ends the stream, as upstream does.
+      if (err instanceof ScalerError && err.code === status.UNAVAILABLE) return;
+      this.#opts.log.info('ending StreamIsActive', {
+        namespace: sub.ref.namespace,
+        name: sub.ref.name,
+        ...errorFields(err),
+      });
+      this.#remove(sub);
+      sub.sink.fail(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    if (!heartbeat && result === sub.last) return;
+    sub.last = result;
+    sub.lastSentAt = Date.now();
+    sub.sink.send(result);
+  }
+
+  #remove(sub: Subscription): void {
+    const set = this.#byKey.get(sub.key);
+    if (set?.delete(sub)) {
+      this.#count--;
+      if (set.size === 0) this.#byKey.delete(sub.key);
+    }
+  }
+}

@@ -1,0 +1,165 @@
+// The gRPC server KEDA talks to: externalscaler.ExternalScaler, grpc.health.v1.Health (services
+// "liveness" and "readiness") and server reflection, as upstream registers them.
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import type { Logger } from '../../shared/log.ts';
+import { errorFields } from '../../shared/log.ts';
+import type { ActiveStreams } from './active-streams.ts';
+import type {
+  GetMetricSpecResponse,
+  GetMetricsRequest,
+  GetMetricsResponse,
+  IsActiveResponse,
+  ScaledObjectRef,
+} from './messages.ts';
+import { ScalerError, isActive, metricSpecs, metricValues, type ScalerView } from './trigger-metrics.ts';
+
+export const externalScalerProtoPath = fileURLToPath(
+  new URL('../proto/externalscaler.proto', import.meta.url),
+);
+
+const loaderOptions: protoLoader.Options = {
+  keepCase: true,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+};
+
+export type HealthStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING';
+
+export interface ScalerGrpcServer {
+  port: number;
+  /** Sets the status of the "liveness" and "readiness" health services. */
+  setHealth(status: HealthStatus): void;
+  /** Health goes NOT_SERVING, open streams end, then the server stops (forcefully after `graceMs`). */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface GrpcServerOptions {
+  view: ScalerView;
+  streams: ActiveStreams;
+  log: Logger;
+  port: number;
+  host?: string;
+}
+
+export async function startGrpcServer(opts: GrpcServerOptions): Promise<ScalerGrpcServer> {
+  const { view, streams, log } = opts;
+  const definition = protoLoader.loadSync([externalScalerProtoPath, healthProtoPath], loaderOptions);
+  const loaded = grpc.loadPackageDefinition(definition) as unknown as {
+    externalscaler: { ExternalScaler: grpc.ServiceClientConstructor };
+  };
+  const server = new grpc.Server();
+  const openStreams = new Set<grpc.ServerWritableStream<ScaledObjectRef, IsActiveResponse>>();
+
+  const handlers: grpc.UntypedServiceImplementation = {
+    IsActive(
+      call: grpc.ServerUnaryCall<ScaledObjectRef, IsActiveResponse>,
+      callback: grpc.sendUnaryData<IsActiveResponse>,
+    ) {
+      answer(log, 'IsActive', call.request, callback, () => ({ result: isActive(view, call.request) }));
+    },
+    GetMetricSpec(
+      call: grpc.ServerUnaryCall<ScaledObjectRef, GetMetricSpecResponse>,
+      callback: grpc.sendUnaryData<GetMetricSpecResponse>,
+    ) {
+      answer(log, 'GetMetricSpec', call.request, callback, () => ({
+        metricSpecs: metricSpecs(view, call.request),
+      }));
+    },
+    GetMetrics(
+      call: grpc.ServerUnaryCall<GetMetricsRequest, GetMetricsResponse>,
+      callback: grpc.sendUnaryData<GetMetricsResponse>,
+    ) {
+      const ref = call.request.scaledObjectRef ?? { name: '', namespace: '', scalerMetadata: {} };
+      answer(log, 'GetMetrics', ref, callback, () => ({
+        metricValues: metricValues(view, ref, call.request.metricName),
+      }));
+    },
+    StreamIsActive(call: grpc.ServerWritableStream<ScaledObjectRef, IsActiveResponse>) {
+      openStreams.add(call);
+      const unsubscribe = streams.subscribe(call.request, {
+        send: (result) => {
+          if (!call.cancelled) call.write({ result });
+        },
+        fail: (err) => {
+          openStreams.delete(call);
+          call.emit('error', toServiceError(err));
+        },
+      });
+      call.on('cancelled', () => {
+        unsubscribe();
+        openStreams.delete(call);
+      });
+    },
+  };
+  server.addService(loaded.externalscaler.ExternalScaler.service, handlers);
+
+  const health = new HealthImplementation({ '': 'SERVING', liveness: 'UNKNOWN', readiness: 'UNKNOWN' });
+  health.addToServer(server);
+  new ReflectionService(definition).addToServer(server);
+
+  const host = opts.host ?? '0.0.0.0';
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${host}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) =>
+      err
+        ? reject(new Error(`cannot listen for gRPC on ${host}:${opts.port}: ${err.message}`))
+        : resolve(bound),
+    );
+  });
+
+  return {
+    port,
+    setHealth(status) {
+      health.setStatus('liveness', status);
+      health.setStatus('readiness', status);
+    },
+    async stop(graceMs = 5_000) {
+      health.setStatus('liveness', 'NOT_SERVING');
+      health.setStatus('readiness', 'NOT_SERVING');
+      // Open streams never finish on their own; ending them lets the graceful stop complete.
+      // KEDA reconnects to another replica (or to us after a restart).
+      for (const call of openStreams) call.end();
+      openStreams.clear();
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+    },
+  };
+}
+
+function answer<T>(
+  log: Logger,
+  method: string,
+  ref: ScaledObjectRef,
+  callback: grpc.sendUnaryData<T>,
+  run: () => T,
+): void {
+  try {
+    callback(null, run());
+  } catch (err) {
+    log.debug('request failed', {
+      method,
+      namespace: ref.namespace,
+      name: ref.name,
+      ...errorFields(err),
+    });
+    callback(toServiceError(err));
+  }
+}
+
+function toServiceError(err: unknown): Partial<grpc.ServiceError> {
+  if (err instanceof ScalerError) return { code: err.code, details: err.message };
+  return { code: grpc.status.UNKNOWN, details: err instanceof Error ? err.message : String(err) };
+}

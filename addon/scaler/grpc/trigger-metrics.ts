@@ -1,0 +1,217 @@
+// What each kind of trigger metadata measures: upstream's scaler/handlers.go semantics, kept
+// free of gRPC so they can be read (and tested) on their own. Three kinds, checked in this order:
+//   interceptorRoute=<name>                 -> http_<name>_concurrency / http_<name>_rate (float)
+//   httpScaledObject=<name>                 -> http-<ns>_002F<name> (int; ceil of the rate)
+//   interceptorTargetPendingRequests=<int>  -> the interceptors' own scaling: all concurrency
+import { status } from '@grpc/grpc-js';
+import type { HTTPScaledObject, InterceptorRoute } from '../../api/index.ts';
+import { parseGoDuration } from '../../shared/config.ts';
+import {
+  httpScaledObjectMetricName,
+  routeConcurrencyMetricName,
+  routeRateMetricName,
+} from './metric-names.ts';
+import type { MetricSpec, MetricValue, ScaledObjectRef } from './messages.ts';
+
+/** An error with the gRPC status KEDA will see. */
+export class ScalerError extends Error {
+  readonly code: status;
+  constructor(code: status, message: string) {
+    super(message);
+    this.name = 'ScalerError';
+    this.code = code;
+  }
+}
+
+/** What the handlers read: routes from the object store, numbers from the aggregated polls. */
+export interface ScalerView {
+  route(namespace: string, name: string): InterceptorRoute | undefined;
+  httpScaledObject(namespace: string, name: string): HTTPScaledObject | undefined;
+  concurrency(key: string): number;
+  /** Sets the key's window (history is kept unless it changes) and returns the current rate. */
+  rate(key: string, windowMs: number, granularityMs: number): number;
+  totalConcurrency(): number;
+  /** true when the numbers are fresh; otherwise why they must not be used for a decision. */
+  freshness(): true | string;
+}
+
+interface RateSettings {
+  windowMs: number;
+  granularityMs: number;
+}
+
+type Trigger =
+  | {
+      kind: 'interceptorRoute';
+      key: string;
+      name: string;
+      concurrencyTarget: number | undefined;
+      rate: (RateSettings & { target: number }) | undefined;
+    }
+  | {
+      kind: 'httpScaledObject';
+      key: string;
+      metricName: string;
+      target: number;
+      rate: RateSettings | undefined;
+    }
+  | { kind: 'interceptors'; metricName: string; target: number };
+
+/** The route key ("ns/name") a trigger watches, or undefined for the interceptors' own trigger. */
+export function triggerKey(ref: ScaledObjectRef): string | undefined {
+  const md = ref.scalerMetadata;
+  const name = md['interceptorRoute'] ?? md['httpScaledObject'];
+  return name === undefined ? undefined : `${ref.namespace}/${name}`;
+}
+
+function resolve(view: ScalerView, ref: ScaledObjectRef): Trigger {
+  const md = ref.scalerMetadata ?? {};
+  const routeName = md['interceptorRoute'];
+  if (routeName !== undefined) {
+    const route = view.route(ref.namespace, routeName);
+    if (route === undefined) {
+      // The words of the Kubernetes NotFound error upstream passes through (gRPC Unknown).
+      throw new ScalerError(status.UNKNOWN, `interceptorroutes.http.keda.sh "${routeName}" not found`);
+    }
+    const m = route.spec?.scalingMetric ?? {};
+    const where = `InterceptorRoute ${ref.namespace}/${routeName}`;
+    return {
+      kind: 'interceptorRoute',
+      key: `${ref.namespace}/${routeName}`,
+      name: routeName,
+      concurrencyTarget: m.concurrency ? m.concurrency.targetValue : undefined,
+      rate: m.requestRate
+        ? {
+            target: m.requestRate.targetValue,
+            ...rateSettings(where, m.requestRate.window, m.requestRate.granularity),
+          }
+        : undefined,
+    };
+  }
+  const soName = md['httpScaledObject'];
+  if (soName !== undefined) {
+    const so = view.httpScaledObject(ref.namespace, soName);
+    if (so === undefined) {
+      throw new ScalerError(status.UNKNOWN, `httpscaledobjects.http.keda.sh "${soName}" not found`);
+    }
+    const spec = so.spec ?? {};
+    const m = spec.scalingMetric;
+    // Precedence as upstream: targetPendingRequests (default 100) < concurrency < requestRate.
+    let target = spec.targetPendingRequests ?? 100;
+    if (m?.concurrency) target = m.concurrency.targetValue ?? 100;
+    if (m?.requestRate) target = m.requestRate.targetValue ?? 100;
+    return {
+      kind: 'httpScaledObject',
+      key: `${ref.namespace}/${soName}`,
+      metricName: httpScaledObjectMetricName(ref.namespace, soName),
+      target,
+      rate: m?.requestRate
+        ? rateSettings(
+            `HTTPScaledObject ${ref.namespace}/${soName}`,
+            m.requestRate.window,
+            m.requestRate.granularity,
+          )
+        : undefined,
+    };
+  }
+  const pending = md['interceptorTargetPendingRequests'];
+  if (pending !== undefined) {
+    const target = Number(pending.trim());
+    if (pending.trim() === '' || !Number.isInteger(target)) {
+      throw new ScalerError(
+        status.UNKNOWN,
+        `interceptorTargetPendingRequests "${pending}" is not a whole number (strconv.ParseInt: parsing "${pending}": invalid syntax)`,
+      );
+    }
+    return {
+      kind: 'interceptors',
+      metricName: httpScaledObjectMetricName(ref.namespace, ref.name),
+      target,
+    };
+  }
+  throw new ScalerError(status.UNKNOWN, 'unable to get HTTPScaledObject reference');
+}
+
+function rateSettings(
+  where: string,
+  window: string | undefined,
+  granularity: string | undefined,
+): RateSettings {
+  return {
+    windowMs: duration(where, 'window', window),
+    granularityMs: duration(where, 'granularity', granularity),
+  };
+}
+
+/** Unset or non-positive means the default (1m / 1s), as upstream's UpdateBucketConfig does. */
+function duration(where: string, field: string, text: string | undefined): number {
+  if (text === undefined) return 0;
+  try {
+    return parseGoDuration(text);
+  } catch (err) {
+    throw new ScalerError(
+      status.INVALID_ARGUMENT,
+      `${where}: spec.scalingMetric.requestRate.${field}: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+}
+
+export function metricSpecs(view: ScalerView, ref: ScaledObjectRef): MetricSpec[] {
+  const t = resolve(view, ref);
+  switch (t.kind) {
+    case 'interceptorRoute': {
+      const specs: MetricSpec[] = [];
+      if (t.concurrencyTarget !== undefined) {
+        specs.push({ metricName: routeConcurrencyMetricName(t.name), targetSizeFloat: t.concurrencyTarget });
+      }
+      if (t.rate !== undefined) {
+        specs.push({ metricName: routeRateMetricName(t.name), targetSizeFloat: t.rate.target });
+      }
+      return specs;
+    }
+    case 'httpScaledObject':
+    case 'interceptors':
+      return [{ metricName: t.metricName, targetSize: t.target }];
+  }
+}
+
+/** GetMetrics. `metricName` filters the route metrics ("" means all); the other kinds ignore it. */
+export function metricValues(view: ScalerView, ref: ScaledObjectRef, metricName: string): MetricValue[] {
+  const t = resolve(view, ref);
+  const fresh = view.freshness();
+  if (fresh !== true) throw new ScalerError(status.UNAVAILABLE, fresh);
+  switch (t.kind) {
+    case 'interceptorRoute': {
+      const values: MetricValue[] = [];
+      // Upstream updates the window first, whether or not the rate metric was asked for.
+      const rate = t.rate ? view.rate(t.key, t.rate.windowMs, t.rate.granularityMs) : 0;
+      if (t.concurrencyTarget !== undefined) {
+        const name = routeConcurrencyMetricName(t.name);
+        if (metricName === '' || metricName === name) {
+          values.push({ metricName: name, metricValueFloat: view.concurrency(t.key) });
+        }
+      }
+      if (t.rate !== undefined) {
+        const name = routeRateMetricName(t.name);
+        if (metricName === '' || metricName === name)
+          values.push({ metricName: name, metricValueFloat: rate });
+      }
+      return values;
+    }
+    case 'httpScaledObject': {
+      const value = t.rate
+        ? Math.ceil(view.rate(t.key, t.rate.windowMs, t.rate.granularityMs))
+        : view.concurrency(t.key);
+      return [{ metricName: t.metricName, metricValue: value }];
+    }
+    case 'interceptors':
+      return [{ metricName: t.metricName, metricValue: view.totalConcurrency() }];
+  }
+}
+
+/** IsActive: any metric value above 0. A route with no metrics is an error, as upstream. */
+export function isActive(view: ScalerView, ref: ScaledObjectRef): boolean {
+  const values = metricValues(view, ref, '');
+  if (values.length === 0) throw new ScalerError(status.UNKNOWN, 'no metric values in response');
+  return values.some((v) => (v.metricValueFloat ?? 0) > 0 || (v.metricValue ?? 0) > 0);
+}
