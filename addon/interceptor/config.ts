@@ -1,0 +1,131 @@
+// The interceptor's configuration: upstream's env var names and defaults (reference §2.2), plus
+// the Kyma-documented KEDA_HTTP_FORCE_HTTP2 and this project's bounded-holding and watch settings.
+// Every problem is collected and reported at once (EnvReader), so a bad Deployment fails fast.
+import { EnvReader } from '../shared/config.ts';
+
+export type TlsVersion = '1.2' | '1.3' | '';
+
+export interface TlsConfig {
+  enabled: boolean;
+  port: number;
+  certPath: string;
+  keyPath: string;
+  certStorePaths: string[];
+  skipVerify: boolean;
+  minVersion: TlsVersion;
+  maxVersion: TlsVersion;
+  cipherSuites: string[];
+  curvePreferences: string[];
+}
+
+export interface InterceptorConfig {
+  proxyPort: number;
+  adminPort: number;
+  watchNamespace: string;
+  resyncPeriodMs: number;
+  tls: TlsConfig;
+  profilingBindAddress: string;
+  enableColdStartHeader: boolean;
+  logRequests: boolean;
+  drainTimeoutMs: number;
+  shutdownDelayMs: number;
+  directPodRouting: boolean;
+  requestTimeoutMs: number;
+  responseHeaderTimeoutMs: number;
+  readinessTimeoutMs: number;
+  connectTimeoutMs: number;
+  maxIdleConns: number;
+  maxIdleConnsPerHost: number;
+  /** Kyma's documented KEDA_HTTP_FORCE_HTTP2: h2c/h2 to every backend, whatever its appProtocol. */
+  forceHttp2: boolean;
+  metricsEnabled: boolean;
+  metricsPort: number;
+  /** Beyond upstream: cap on requests held for one route during a cold start (0 = no per-route cap). */
+  coldStartMaxPendingPerRoute: number;
+  /** Beyond upstream: cap on requests held across all routes (0 = unlimited). */
+  coldStartMaxPendingTotal: number;
+  /** Seconds announced in Retry-After on overflow and on negotiated placeholder answers. */
+  retryAfterSeconds: number;
+  /** Beyond upstream: answer placeholders by content negotiation on every route. */
+  placeholderNegotiate: boolean;
+  queueWatchHeartbeatMs: number;
+  /** Header read deadline for inbound connections (upstream: ReadHeaderTimeout 1 minute). */
+  readHeaderTimeoutMs: number;
+}
+
+const tlsVersions = ['1.2', '1.3'] as const;
+
+export function readConfig(env: Readonly<Record<string, string | undefined>> = process.env): {
+  config: InterceptorConfig;
+  warnings: readonly string[];
+} {
+  const e = new EnvReader(env);
+  const tlsVersion = (name: string): TlsVersion =>
+    e.raw(name) === undefined ? '' : e.oneOf(name, tlsVersions, '1.2');
+
+  let readinessTimeoutMs = e.duration('KEDA_HTTP_READINESS_TIMEOUT', 0);
+  // Deprecated names win when > 0, exactly as upstream does (with a warning).
+  const conditionWait = e.duration('KEDA_CONDITION_WAIT_TIMEOUT', 0);
+  if (conditionWait > 0) {
+    e.warn('KEDA_CONDITION_WAIT_TIMEOUT is deprecated; use KEDA_HTTP_READINESS_TIMEOUT');
+    readinessTimeoutMs = conditionWait;
+  }
+  let responseHeaderTimeoutMs = e.duration('KEDA_HTTP_RESPONSE_HEADER_TIMEOUT', 300_000);
+  const legacyHeader = e.duration('KEDA_RESPONSE_HEADER_TIMEOUT', 0);
+  if (legacyHeader > 0) {
+    e.warn('KEDA_RESPONSE_HEADER_TIMEOUT is deprecated; use KEDA_HTTP_RESPONSE_HEADER_TIMEOUT');
+    responseHeaderTimeoutMs = legacyHeader;
+  }
+
+  const config: InterceptorConfig = {
+    proxyPort: e.requiredPort('KEDA_HTTP_PROXY_PORT'),
+    adminPort: e.requiredPort('KEDA_HTTP_ADMIN_PORT'),
+    watchNamespace: e.string('KEDA_HTTP_WATCH_NAMESPACE', ''),
+    resyncPeriodMs: e.duration('KEDA_HTTP_SCALER_CONFIG_MAP_INFORMER_RSYNC_PERIOD', 60 * 60_000),
+    tls: {
+      enabled: e.bool('KEDA_HTTP_PROXY_TLS_ENABLED', false),
+      port: e.port('KEDA_HTTP_PROXY_TLS_PORT', 8443),
+      certPath: e.string('KEDA_HTTP_PROXY_TLS_CERT_PATH', '/certs/tls.crt'),
+      keyPath: e.string('KEDA_HTTP_PROXY_TLS_KEY_PATH', '/certs/tls.key'),
+      certStorePaths: e.list('KEDA_HTTP_PROXY_TLS_CERT_STORE_PATHS'),
+      skipVerify: e.bool('KEDA_HTTP_PROXY_TLS_SKIP_VERIFY', false),
+      minVersion: tlsVersion('KEDA_HTTP_PROXY_TLS_MIN_VERSION'),
+      maxVersion: tlsVersion('KEDA_HTTP_PROXY_TLS_MAX_VERSION'),
+      cipherSuites: e.list('KEDA_HTTP_PROXY_TLS_CIPHER_SUITES'),
+      curvePreferences: e.list('KEDA_HTTP_PROXY_TLS_CURVE_PREFERENCES'),
+    },
+    profilingBindAddress: e.string('PROFILING_BIND_ADDRESS', ''),
+    enableColdStartHeader: e.bool('KEDA_HTTP_ENABLE_COLD_START_HEADER', true),
+    logRequests: e.bool('KEDA_HTTP_LOG_REQUESTS', false),
+    drainTimeoutMs: e.duration('KEDA_HTTP_DRAIN_TIMEOUT', 30_000),
+    shutdownDelayMs: e.duration('KEDA_HTTP_SHUTDOWN_DELAY', 5_000),
+    directPodRouting: e.bool('KEDA_HTTP_DIRECT_POD_ROUTING', false),
+    requestTimeoutMs: e.duration('KEDA_HTTP_REQUEST_TIMEOUT', 0),
+    responseHeaderTimeoutMs,
+    readinessTimeoutMs,
+    connectTimeoutMs: e.duration('KEDA_HTTP_CONNECT_TIMEOUT', 500),
+    maxIdleConns: e.int('KEDA_HTTP_MAX_IDLE_CONNS', 1000, { min: 0 }),
+    maxIdleConnsPerHost: e.int('KEDA_HTTP_MAX_IDLE_CONNS_PER_HOST', 200, { min: 0 }),
+    forceHttp2: e.bool('KEDA_HTTP_FORCE_HTTP2', false),
+    metricsEnabled: e.bool('OTEL_PROM_EXPORTER_ENABLED', true),
+    metricsPort: e.port('OTEL_PROM_EXPORTER_PORT', 2223),
+    coldStartMaxPendingPerRoute: e.int('KEDA_HTTP_COLD_START_MAX_PENDING_REQUESTS', 0, { min: 0 }),
+    coldStartMaxPendingTotal: e.int('KEDA_HTTP_MAX_PENDING_REQUESTS', 50_000, { min: 0 }),
+    retryAfterSeconds: e.int('KEDA_HTTP_RETRY_AFTER_SECONDS', 5, { min: 0 }),
+    placeholderNegotiate: e.bool('KEDA_HTTP_PLACEHOLDER_CONTENT_NEGOTIATION', false),
+    queueWatchHeartbeatMs: e.duration('KEDA_HTTP_QUEUE_WATCH_HEARTBEAT', 5_000),
+    readHeaderTimeoutMs: 60_000,
+  };
+  if (config.queueWatchHeartbeatMs <= 0) e.problem('KEDA_HTTP_QUEUE_WATCH_HEARTBEAT must be > 0');
+  if (e.bool('OTEL_EXPORTER_OTLP_TRACES_ENABLED', false)) {
+    const proto = e.string('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'console').toLowerCase();
+    if (!['console', 'http/protobuf', 'grpc'].includes(proto)) e.problem('no valid tracing exporter defined');
+    e.warn(
+      'OTEL_EXPORTER_OTLP_TRACES_ENABLED is accepted but tracing is not implemented in this interceptor',
+    );
+  }
+  if (e.bool('OTEL_EXPORTER_OTLP_METRICS_ENABLED', false))
+    e.warn('OTEL_EXPORTER_OTLP_METRICS_ENABLED is accepted but OTLP push is not implemented; use /metrics');
+  e.done();
+  return { config, warnings: e.warnings };
+}

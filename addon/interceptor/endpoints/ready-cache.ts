@@ -1,0 +1,112 @@
+// Which Services have ready endpoints, and where they are (upstream ReadyEndpointsCache, §2.8).
+// Rebuilt from EndpointSlices on every change; held requests wait on one shared promise per Service,
+// which is resolved the moment the Service flips to ready, so 10,000 waiters cost 10,000 callbacks
+// on one promise and no polling.
+import type { ObjectStore, StoredObject } from '../../shared/store/store.ts';
+
+export interface Candidate {
+  host: string;
+  port: number;
+}
+
+interface ServiceEndpoints {
+  ready: boolean;
+  /** Slice port name ("" for unnamed) -> ready ip:port pairs. */
+  candidates: Map<string, Candidate[]>;
+}
+
+interface Waiter {
+  promise: Promise<void>;
+  resolve: () => void;
+}
+
+const serviceNameLabel = 'kubernetes.io/service-name';
+
+export class ReadyEndpointsCache {
+  #services = new Map<string, ServiceEndpoints>();
+  readonly #waiters = new Map<string, Waiter>();
+  readonly #store: ObjectStore;
+  #unsubscribe: (() => void) | undefined;
+
+  constructor(store: ObjectStore) {
+    this.#store = store;
+  }
+
+  start(): void {
+    this.#unsubscribe = this.#store.onChange((kind) => {
+      if (kind === 'EndpointSlice') this.refresh();
+    });
+    this.refresh();
+  }
+
+  stop(): void {
+    this.#unsubscribe?.();
+  }
+
+  refresh(): void {
+    const next = buildServices(this.#store.list('EndpointSlice'));
+    this.#services = next;
+    for (const [key, w] of this.#waiters) {
+      if (next.get(key)?.ready) {
+        this.#waiters.delete(key);
+        w.resolve();
+      }
+    }
+  }
+
+  /** `serviceKey` is "namespace/service". */
+  hasReadyEndpoints(serviceKey: string): boolean {
+    return this.#services.get(serviceKey)?.ready ?? false;
+  }
+
+  candidates(serviceKey: string, portName: string): readonly Candidate[] {
+    return this.#services.get(serviceKey)?.candidates.get(portName) ?? [];
+  }
+
+  /** Resolves when the Service has a ready endpoint (at once if it has one now). */
+  whenReady(serviceKey: string): Promise<void> {
+    if (this.hasReadyEndpoints(serviceKey)) return Promise.resolve();
+    let w = this.#waiters.get(serviceKey);
+    if (!w) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      w = { promise, resolve };
+      this.#waiters.set(serviceKey, w);
+    }
+    return w.promise;
+  }
+}
+
+type Json = Record<string, unknown>;
+
+function buildServices(slices: readonly StoredObject[]): Map<string, ServiceEndpoints> {
+  const out = new Map<string, ServiceEndpoints>();
+  for (const slice of slices) {
+    const svc = slice.metadata.labels?.[serviceNameLabel];
+    if (svc === undefined) continue;
+    const key = `${slice.metadata.namespace ?? 'default'}/${svc}`;
+    let entry = out.get(key);
+    if (!entry) out.set(key, (entry = { ready: false, candidates: new Map() }));
+    const ips: string[] = [];
+    for (const ep of (slice['endpoints'] as Json[] | undefined) ?? []) {
+      const ready = (ep['conditions'] as Json | undefined)?.['ready'];
+      const addresses = ep['addresses'] as unknown[] | undefined;
+      const first = addresses?.[0];
+      if ((ready === undefined || ready === null || ready === true) && typeof first === 'string') {
+        entry.ready = true;
+        ips.push(first);
+      }
+    }
+    for (const p of (slice['ports'] as Json[] | undefined) ?? []) {
+      const port = p['port'];
+      if (typeof port !== 'number') continue;
+      const name = typeof p['name'] === 'string' ? p['name'] : '';
+      let list = entry.candidates.get(name);
+      if (!list) entry.candidates.set(name, (list = []));
+      for (const host of ips) {
+        if (!list.some((c) => c.host === host && c.port === port)) list.push({ host, port });
+      }
+    }
+  }
+  return out;
+}

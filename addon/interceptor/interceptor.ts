@@ -1,0 +1,170 @@
+// Assembles the interceptor from its parts and runs it: route table, counters, endpoint readiness,
+// proxy listeners, admin and metrics servers, and the graceful drain. main.ts only reads config,
+// picks the object store and calls startInterceptor; tests call it directly with their own store.
+import type { Registry } from 'prom-client';
+import { listen, metricsRoute, type ListeningServer } from '../shared/http-server.ts';
+import type { Logger } from '../shared/log.ts';
+import { createRegistry } from '../shared/metrics.ts';
+import type { ObjectStore } from '../shared/store/store.ts';
+import { startAdminServer } from './admin/admin-server.ts';
+import type { InterceptorConfig } from './config.ts';
+import { ReadyEndpointsCache } from './endpoints/ready-cache.ts';
+import { TargetResolver } from './endpoints/targets.ts';
+import { InterceptorMetrics } from './metrics.ts';
+import { AccessLog } from './proxy/access-log.ts';
+import { Forwarder } from './proxy/forward.ts';
+import { ProxyHandler, type ProxyDeps } from './proxy/handler.ts';
+import { HoldLimits } from './proxy/holding.ts';
+import { StaticResponder } from './proxy/static-response.ts';
+import { UpgradeProxy } from './proxy/upgrade.ts';
+import { RequestQueue } from './queue/queue.ts';
+import { QueueWatch } from './queue/watch.ts';
+import { LiveRouteTable } from './routing/live-table.ts';
+import { ProxyServers } from './server/proxy-server.ts';
+import { loadTlsOptions } from './server/tls-store.ts';
+
+export interface StartOptions {
+  config: InterceptorConfig;
+  store: ObjectStore;
+  log: Logger;
+  /** `--from-file` mode: always dial EndpointSlice addresses (no cluster DNS). */
+  fileMode: boolean;
+  /** Bind address for every server; tests pass 127.0.0.1. */
+  host?: string;
+  registry?: Registry;
+}
+
+export interface RunningInterceptor {
+  proxyPort: number;
+  tlsPort: number | undefined;
+  adminPort: number;
+  metricsPort: number | undefined;
+  queue: RequestQueue;
+  table: LiveRouteTable;
+  ready: ReadyEndpointsCache;
+  servers: ProxyServers;
+  registry: Registry;
+  /** Upstream's SIGTERM sequence (§2.15): readiness 503, shutdown delay, drain, then the rest. */
+  shutdown(): Promise<void>;
+  /** Stops everything at once (tests). */
+  close(): Promise<void>;
+}
+
+export async function startInterceptor(opts: StartOptions): Promise<RunningInterceptor> {
+  const { config, store, log } = opts;
+  const host = opts.host ?? '0.0.0.0';
+  const registry = opts.registry ?? createRegistry();
+  const queue = new RequestQueue();
+  const table = new LiveRouteTable(store, queue, log, config.watchNamespace);
+  const ready = new ReadyEndpointsCache(store);
+  const targets = new TargetResolver(store);
+  const forwarder = new Forwarder({
+    connectTimeoutMs: config.connectTimeoutMs,
+    forceHttp2: config.forceHttp2,
+  });
+  let draining = false;
+
+  const deps: ProxyDeps = {
+    config,
+    table,
+    queue,
+    ready,
+    targets,
+    forwarder,
+    statics: new StaticResponder(store),
+    holds: new HoldLimits(config.coldStartMaxPendingPerRoute, config.coldStartMaxPendingTotal),
+    metrics: new InterceptorMetrics(registry),
+    log,
+    accessLog: config.logRequests ? new AccessLog(log) : undefined,
+    directPodRouting: config.directPodRouting || opts.fileMode,
+    draining: () => draining,
+  };
+
+  await store.synced;
+  ready.start();
+  targets.start();
+  await table.start();
+
+  const limits = { readHeaderTimeoutMs: config.readHeaderTimeoutMs, maxHeaderBytes: (1 << 20) + 4096 };
+  const plain = new ProxyHandler(deps, 'http');
+  const servers = new ProxyServers(log, limits, plain.handle, new UpgradeProxy(deps, 'http').handle);
+  const watch = new QueueWatch(queue, config.queueWatchHeartbeatMs);
+  const started: ListeningServer[] = [];
+  try {
+    started.push(
+      await startAdminServer(
+        { queue, watch, ready: () => !draining && table.current !== undefined },
+        config.adminPort,
+        host,
+      ),
+    );
+    if (config.metricsEnabled)
+      started.push(await listen({ '/metrics': metricsRoute(registry) }, config.metricsPort, host));
+    const proxyPort = await servers.listenPlain(config.proxyPort, host);
+    let tlsPort: number | undefined;
+    if (config.tls.enabled) {
+      // The TLS listener shares everything but the upstream scheme (https, SNI svc.ns).
+      const secure = new ProxyHandler(deps, 'https');
+      tlsPort = await servers.listenTls(
+        config.tls.port,
+        await loadTlsOptions(config.tls),
+        host,
+        secure.handle,
+        new UpgradeProxy(deps, 'https').handle,
+      );
+    }
+    log.info('interceptor started', {
+      proxyPort,
+      tlsPort,
+      adminPort: started[0]?.port,
+      metricsPort: started[1]?.port,
+      routes: table.current?.size ?? 0,
+    });
+
+    const stopInfrastructure = async (): Promise<void> => {
+      watch.close();
+      await Promise.allSettled(started.map((s) => s.close()));
+      table.stop();
+      ready.stop();
+      targets.stop();
+      await forwarder.close();
+    };
+
+    let shuttingDown: Promise<void> | undefined;
+    return {
+      proxyPort,
+      tlsPort,
+      adminPort: started[0]?.port ?? 0,
+      metricsPort: config.metricsEnabled ? started[1]?.port : undefined,
+      queue,
+      table,
+      ready,
+      servers,
+      registry,
+      shutdown: () =>
+        (shuttingDown ??= (async () => {
+          draining = true;
+          log.info('draining: readiness is now 503; still serving during the shutdown delay', {
+            shutdownDelayMs: config.shutdownDelayMs,
+          });
+          await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
+          const t0 = performance.now();
+          const clean = await servers.drain(config.drainTimeoutMs);
+          log.info(clean ? 'drained' : 'drain timeout reached; closed the remaining connections', {
+            ms: Math.round(performance.now() - t0),
+          });
+          await stopInfrastructure();
+        })()),
+      close: async () => {
+        draining = true;
+        servers.close();
+        await stopInfrastructure();
+      },
+    };
+  } catch (err) {
+    servers.close();
+    watch.close();
+    await Promise.allSettled(started.map((s) => s.close()));
+    throw err;
+  }
+}

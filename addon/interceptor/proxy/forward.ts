@@ -1,0 +1,246 @@
+// Forwards one request to a backend and streams the answer back (the data-plane engine).
+// Engine: undici's dispatch() on a keep-alive Agent (see docs/decisions/interceptor-engine.md): no
+// per-request promise or stream wrappers, backpressure through pause/resume, trailers delivered at
+// the end. HTTP/1.1 by default; h2c with prior knowledge when the Service port says so.
+//
+// Errors map as upstream's: a timeout (response headers, connect, request deadline) is 504, anything
+// else 502. Beyond upstream, a connection refused before any request byte was sent is retried every
+// 50 ms against the next ready endpoint, within the request's budget (no 502 on the first request
+// after a cold start while a just-ready pod finishes binding its port).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { Agent, H2CClient, type Dispatcher } from 'undici';
+import { inboundResponseHeaders } from './headers.ts';
+import { writeError } from './responses.ts';
+
+export type ProxyRequest = IncomingMessage | Http2ServerRequest;
+export type ProxyResponse = ServerResponse | Http2ServerResponse;
+
+export interface ForwarderOptions {
+  connectTimeoutMs: number;
+  /** Used for h2/h2c to every backend (Kyma's KEDA_HTTP_FORCE_HTTP2). */
+  forceHttp2: boolean;
+}
+
+export interface ForwardOptions {
+  /** Picks the origin for attempt n (0-based): direct-pod routing rotates through ready endpoints. */
+  origin: (attempt: number) => string;
+  h2c: boolean;
+  headers: string[];
+  /** 0 = no response-header timeout. */
+  responseHeaderMs: number;
+  /** Aborted when the request deadline passes; its reason decides 504. */
+  signal: AbortSignal | undefined;
+  /** Absolute time (performance.now()) after which no retry starts; Infinity = the 1-minute cap. */
+  retryUntil: number;
+}
+
+/** Thrown into a dispatch when the request deadline passes. */
+export class DeadlineExceeded extends Error {
+  override name = 'DeadlineExceeded';
+  constructor() {
+    super('request deadline exceeded');
+  }
+}
+
+const connectErrorCodes = new Set([
+  'ECONNREFUSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+const timeoutCodes = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
+const retryDelayMs = 50;
+const retryCapMs = 60_000;
+
+function isTimeout(err: unknown): boolean {
+  if (err instanceof DeadlineExceeded) return true;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && timeoutCodes.has(code);
+}
+
+export class Forwarder {
+  readonly #http1: Agent;
+  readonly #h2c: Agent;
+  readonly #forceHttp2: boolean;
+
+  constructor(opts: ForwarderOptions) {
+    const common = {
+      // 0 = no dial timeout (undici's own 10s default would otherwise apply).
+      connect: { timeout: opts.connectTimeoutMs > 0 ? opts.connectTimeoutMs : 24 * 3600_000 },
+      // Go's IdleConnTimeout is 90s; undici still honours a shorter keep-alive hint from the backend.
+      keepAliveTimeout: 90_000,
+      keepAliveMaxTimeout: 90_000,
+      bodyTimeout: 0,
+      // One connection per in-flight request (Go's MaxConnsPerHost 0): a long-lived stream never
+      // blocks another request behind a pool limit.
+      connections: null,
+    };
+    this.#http1 = new Agent(common);
+    this.#h2c = new Agent({
+      ...common,
+      factory: (origin: string | URL, o: object) => new H2CClient(origin, o as H2CClient.Options),
+    } as Agent.Options);
+    this.#forceHttp2 = opts.forceHttp2;
+  }
+
+  forward(req: ProxyRequest, res: ProxyResponse, opts: ForwardOptions): void {
+    new ForwardAttempt(this, req, res, opts).start(0);
+  }
+
+  dispatcher(h2c: boolean): Agent {
+    return h2c || this.#forceHttp2 ? this.#h2c : this.#http1;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.#http1.close(), this.#h2c.close()]);
+  }
+}
+
+/** The handler of one forwarded request (re-used across retries of the same request). */
+class ForwardAttempt implements Dispatcher.DispatchHandler {
+  readonly #forwarder: Forwarder;
+  readonly #req: ProxyRequest;
+  readonly #res: ProxyResponse;
+  readonly #opts: ForwardOptions;
+  readonly #hasBody: boolean;
+  readonly #retryUntil: number;
+  #controller: Dispatcher.DispatchController | undefined;
+  #attempt = 0;
+  #responded = false;
+  #done = false;
+
+  constructor(forwarder: Forwarder, req: ProxyRequest, res: ProxyResponse, opts: ForwardOptions) {
+    this.#forwarder = forwarder;
+    this.#req = req;
+    this.#res = res;
+    this.#opts = opts;
+    this.#hasBody = requestHasBody(req);
+    this.#retryUntil = Number.isFinite(opts.retryUntil) ? opts.retryUntil : performance.now() + retryCapMs;
+    res.once('close', this.#onClientClose);
+    opts.signal?.addEventListener('abort', this.#onDeadline, { once: true });
+  }
+
+  start(attempt: number): void {
+    this.#attempt = attempt;
+    const req = this.#req;
+    this.#forwarder.dispatcher(this.#opts.h2c).dispatch(
+      {
+        origin: this.#opts.origin(attempt),
+        path: req.url ?? '/',
+        method: req.method ?? 'GET',
+        headers: this.#opts.headers,
+        body: this.#hasBody ? req : null,
+        headersTimeout: this.#opts.responseHeaderMs,
+        bodyTimeout: 0,
+      },
+      this,
+    );
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    if (this.#done) {
+      controller.abort(new Error('client went away'));
+      return;
+    }
+    this.#controller = controller;
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[]>,
+  ): void {
+    if (statusCode < 200) return; // 1xx informational: Node's server answers Expect itself.
+    this.#responded = true;
+    const res = this.#res as ServerResponse;
+    res.writeHead(statusCode, inboundResponseHeaders(headers));
+    // Like Go: responses of unknown length (server-sent events, streams) reach the client at once;
+    // the rest leave with their first body chunk (one write instead of two).
+    if (headers['content-length'] === undefined) res.flushHeaders();
+    this.#controller = controller;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const res = this.#res as ServerResponse;
+    if (!res.write(chunk)) {
+      controller.pause();
+      res.once('drain', () => controller.resume());
+    }
+  }
+
+  onResponseEnd(
+    _controller: Dispatcher.DispatchController,
+    trailers: Record<string, string | string[]>,
+  ): void {
+    this.#finish();
+    const res = this.#res as ServerResponse;
+    for (const _ in trailers) {
+      res.addTrailers(trailers as Record<string, string>);
+      break;
+    }
+    res.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.#done) return;
+    const code = (err as { code?: unknown }).code;
+    if (
+      !this.#responded &&
+      typeof code === 'string' &&
+      connectErrorCodes.has(code) &&
+      !bodyTouched(this.#req) &&
+      performance.now() + retryDelayMs < this.#retryUntil
+    ) {
+      // Nothing was sent (the connection never opened): safe to try again, next endpoint first.
+      setTimeout(() => {
+        if (!this.#done) this.start(this.#attempt + 1);
+      }, retryDelayMs).unref();
+      return;
+    }
+    this.#finish();
+    const res = this.#res;
+    if (!res.headersSent) {
+      if (isTimeout(err)) writeError(res, 504);
+      else writeError(res, 502);
+    } else {
+      res.destroy(err);
+    }
+  }
+
+  #finish(): void {
+    this.#done = true;
+    this.#opts.signal?.removeEventListener('abort', this.#onDeadline);
+  }
+
+  readonly #onClientClose = (): void => {
+    if (this.#done) return;
+    this.#done = true;
+    this.#controller?.abort(new Error('client closed the connection'));
+  };
+
+  readonly #onDeadline = (): void => {
+    if (this.#done) return;
+    if (this.#controller && !this.#controller.aborted) {
+      this.#controller.abort(new DeadlineExceeded());
+      return;
+    }
+    // Between retries: nothing in flight to abort, answer now.
+    this.#finish();
+    if (!this.#res.headersSent) writeError(this.#res, 504);
+    else this.#res.destroy();
+  };
+}
+
+function requestHasBody(req: ProxyRequest): boolean {
+  if ('stream' in req) return !req.stream.endAfterHeaders;
+  const h = req.headers;
+  const cl = h['content-length'];
+  return (cl !== undefined && cl !== '0') || h['transfer-encoding'] !== undefined;
+}
+
+function bodyTouched(req: ProxyRequest): boolean {
+  return (req as { readableDidRead?: boolean }).readableDidRead === true;
+}

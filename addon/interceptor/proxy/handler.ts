@@ -1,0 +1,287 @@
+// The request pipeline, in upstream's order (reference §2.3): route -> static routes -> count ->
+// placeholder -> cold-start wait (bounded) -> forward. Everything a request needs that can be known
+// earlier (route table, resolved Service ports, metric children) is prepared outside this path.
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from '../../shared/log.ts';
+import type { InterceptorConfig } from '../config.ts';
+import type { ReadyEndpointsCache } from '../endpoints/ready-cache.ts';
+import { TargetResolutionError, type ResolvedTarget, type TargetResolver } from '../endpoints/targets.ts';
+import type { InterceptorMetrics } from '../metrics.ts';
+import type { RequestQueue } from '../queue/queue.ts';
+import type { LiveRouteTable } from '../routing/live-table.ts';
+import type { Route } from '../routing/route.ts';
+import { findStaticRoute } from '../routing/static-match.ts';
+import type { HeaderSource } from '../routing/table.ts';
+import type { AccessLog } from './access-log.ts';
+import { DeadlineExceeded, type Forwarder, type ProxyRequest, type ProxyResponse } from './forward.ts';
+import { outboundHeaders } from './headers.ts';
+import type { HoldLimits } from './holding.ts';
+import { writeError } from './responses.ts';
+import type { StaticResponder } from './static-response.ts';
+
+export interface ProxyDeps {
+  config: InterceptorConfig;
+  table: LiveRouteTable;
+  queue: RequestQueue;
+  ready: ReadyEndpointsCache;
+  targets: TargetResolver;
+  forwarder: Forwarder;
+  statics: StaticResponder;
+  holds: HoldLimits;
+  metrics: InterceptorMetrics;
+  log: Logger;
+  accessLog: AccessLog | undefined;
+  /** File mode always dials EndpointSlice addresses (there is no cluster DNS). */
+  directPodRouting: boolean;
+  /** True once SIGTERM arrived: HTTP/1 responses then carry Connection: close. */
+  draining: () => boolean;
+}
+
+const fallbackReadinessMs = 30_000;
+
+/** Where the request's headers are read for header matchers: every value, never comma-joined. */
+function headerSource(req: ProxyRequest): HeaderSource {
+  return (name) => {
+    const distinct = (req as IncomingMessage).headersDistinct as Record<string, string[]> | undefined;
+    if (distinct !== undefined) return distinct[name];
+    const v = req.headers[name];
+    return v === undefined ? undefined : Array.isArray(v) ? v : [v];
+  };
+}
+
+function requestPath(url: string): string {
+  const q = url.indexOf('?');
+  const raw = q === -1 ? url : url.slice(0, q);
+  if (raw.indexOf('%') === -1) return raw;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
+function clientIp(req: ProxyRequest): string {
+  const a = req.socket?.remoteAddress ?? '';
+  return a.startsWith('::ffff:') ? a.slice(7) : a;
+}
+
+function hostOrigin(scheme: string, host: string, port: number): string {
+  return host.includes(':') ? `${scheme}://[${host}]:${port}` : `${scheme}://${host}:${port}`;
+}
+
+export class ProxyHandler {
+  readonly #d: ProxyDeps;
+  readonly #scheme: 'http' | 'https';
+
+  constructor(deps: ProxyDeps, scheme: 'http' | 'https') {
+    this.#d = deps;
+    this.#scheme = scheme;
+  }
+
+  /** The server's request listener. */
+  readonly handle = (req: ProxyRequest, res: ProxyResponse): void => {
+    const d = this.#d;
+    const start = performance.now();
+    if (d.draining() && req.httpVersionMajor === 1) res.setHeader('connection', 'close');
+    const host = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? '';
+    const url = req.url ?? '/';
+    const path = requestPath(url);
+    const headers = headerSource(req);
+    const route = d.table.current?.lookup(host, path, headers);
+    if (route === undefined) {
+      res.once('close', () => this.#observe(req, res, start, '', ''));
+      writeError(res, 404);
+      return;
+    }
+
+    // Request deadline (route field, including an explicit 0, beats the env default).
+    const requestMs = route.timeouts.requestMs ?? d.config.requestTimeoutMs;
+    let deadline: AbortController | undefined;
+    let deadlineTimer: NodeJS.Timeout | undefined;
+    if (requestMs > 0) {
+      const ac = (deadline = new AbortController());
+      deadlineTimer = setTimeout(() => ac.abort(new DeadlineExceeded()), requestMs);
+    }
+    const retryUntil = requestMs > 0 ? start + requestMs : Infinity;
+
+    let target: ResolvedTarget;
+    let fallback: ResolvedTarget | undefined;
+    try {
+      target = d.targets.resolve(route.namespace, route.target, this.#scheme);
+      if (route.fallback) fallback = d.targets.resolve(route.namespace, route.fallback, this.#scheme);
+    } catch (err) {
+      if (!(err instanceof TargetResolutionError)) throw err;
+      d.log.error('cannot resolve the route target', { route: route.key, error: err.message });
+      clearTimeout(deadlineTimer);
+      res.once('close', () => this.#observe(req, res, start, route.namespace, route.name));
+      writeError(res, 500, undefined, 'Internal Server Error\n');
+      return;
+    }
+
+    // Static routes bypass counting (upstream StaticRouting).
+    if (route.staticRoutes.length > 0) {
+      const s = findStaticRoute(route.staticRoutes, host, path, headers);
+      if (s !== undefined) {
+        res.once('close', () => {
+          clearTimeout(deadlineTimer);
+          this.#observe(req, res, start, route.namespace, route.name);
+        });
+        if (s.always || !d.ready.hasReadyEndpoints(target.serviceKey)) {
+          d.statics.write(res, route.namespace, s.response, path);
+        } else {
+          this.#forward(req, res, route, target, target.origin, false, deadline?.signal, retryUntil);
+        }
+        return;
+      }
+    }
+
+    // Counting happens before the placeholder and the cold-start wait, so held requests wake the scaler.
+    const count = d.queue.increase(route.key);
+    const gauge = d.metrics.concurrency(route.namespace, route.name);
+    gauge.inc();
+    res.once('close', () => {
+      clearTimeout(deadlineTimer);
+      if (count) d.queue.decrease(route.key, count);
+      gauge.dec();
+      this.#observe(req, res, start, route.namespace, route.name);
+    });
+
+    if (d.ready.hasReadyEndpoints(target.serviceKey)) {
+      this.#proceed(req, res, route, target, false, deadline?.signal, retryUntil);
+      return;
+    }
+    if (route.placeholder) {
+      if (route.placeholder.negotiate || d.config.placeholderNegotiate)
+        d.statics.writeNegotiated(
+          req,
+          res,
+          route.namespace,
+          route.placeholder,
+          route.key,
+          d.config.retryAfterSeconds,
+        );
+      else d.statics.write(res, route.namespace, route.placeholder, path);
+      return;
+    }
+    void this.#hold(req, res, route, target, fallback, deadline?.signal, retryUntil);
+  };
+
+  /** Waits for the target to become ready, bounded by the readiness timeout, the deadline and the hold limits. */
+  async #hold(
+    req: ProxyRequest,
+    res: ProxyResponse,
+    route: Route,
+    target: ResolvedTarget,
+    fallback: ResolvedTarget | undefined,
+    deadline: AbortSignal | undefined,
+    retryUntil: number,
+  ): Promise<void> {
+    const d = this.#d;
+    const refused = d.holds.acquire(route.key, route.maxPendingRequests);
+    if (refused !== undefined) {
+      d.metrics.rejected.inc({ route_name: route.name, route_namespace: route.namespace, limit: refused });
+      writeError(
+        res,
+        503,
+        { 'retry-after': String(d.config.retryAfterSeconds) },
+        `too many requests waiting for ${route.key} to start (${refused} limit reached); retry later\n`,
+      );
+      return;
+    }
+    const pending = d.metrics.pending.labels({ route_name: route.name, route_namespace: route.namespace });
+    pending.inc();
+    let readinessMs = route.timeouts.readinessMs ?? d.config.readinessTimeoutMs;
+    if (fallback && readinessMs === 0) readinessMs = fallbackReadinessMs;
+
+    let outcome: 'ready' | 'readiness' | 'deadline' | 'client';
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    let onClose: (() => void) | undefined;
+    try {
+      outcome = await new Promise<typeof outcome>((resolve) => {
+        d.ready.whenReady(target.serviceKey).then(
+          () => resolve('ready'),
+          () => {},
+        );
+        if (readinessMs > 0) timer = setTimeout(() => resolve('readiness'), readinessMs);
+        if (deadline) {
+          if (deadline.aborted) resolve('deadline');
+          deadline.addEventListener('abort', (onAbort = () => resolve('deadline')), { once: true });
+        }
+        res.once('close', (onClose = () => resolve('client')));
+      });
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) deadline?.removeEventListener('abort', onAbort);
+      if (onClose) res.off('close', onClose);
+      d.holds.release(route.key);
+      pending.dec();
+    }
+    if (outcome === 'client') return;
+    if (outcome === 'ready') {
+      this.#proceed(req, res, route, target, true, deadline, retryUntil);
+      return;
+    }
+    if (fallback && outcome === 'readiness') {
+      // The request deadline still has time: serve from the fallback (no cold-start header, no pod rewrite).
+      this.#forward(req, res, route, target, fallback.origin, false, deadline, retryUntil);
+      return;
+    }
+    // Both the readiness timeout and the deadline are "wait context expired": 504.
+    writeError(res, 504);
+  }
+
+  #proceed(
+    req: ProxyRequest,
+    res: ProxyResponse,
+    route: Route,
+    target: ResolvedTarget,
+    coldStart: boolean,
+    deadline: AbortSignal | undefined,
+    retryUntil: number,
+  ): void {
+    const d = this.#d;
+    if (d.config.enableColdStartHeader) res.setHeader('x-keda-http-cold-start', coldStart ? 'true' : 'false');
+    this.#forward(req, res, route, target, target.origin, d.directPodRouting, deadline, retryUntil);
+  }
+
+  #forward(
+    req: ProxyRequest,
+    res: ProxyResponse,
+    route: Route,
+    target: ResolvedTarget,
+    origin: string,
+    direct: boolean,
+    deadline: AbortSignal | undefined,
+    retryUntil: number,
+  ): void {
+    const d = this.#d;
+    const scheme = this.#scheme;
+    let pick: (attempt: number) => string;
+    if (direct) {
+      // A random ready pod first, then the next ones on retries; the Service address if none is known.
+      const seed = Math.floor(Math.random() * 1024);
+      pick = (attempt) => {
+        const c = d.ready.candidates(target.serviceKey, target.portName);
+        const e = c.length === 0 ? undefined : c[(seed + attempt) % c.length];
+        return e === undefined ? origin : hostOrigin(scheme, e.host, e.port);
+      };
+    } else {
+      pick = () => origin;
+    }
+    d.forwarder.forward(req, res, {
+      origin: pick,
+      h2c: target.h2c, // upstream's quirk: the primary target's appProtocol decides, even for the fallback
+      headers: outboundHeaders(req.rawHeaders, { clientIp: clientIp(req), proto: scheme }),
+      responseHeaderMs: route.timeouts.responseHeaderMs ?? d.config.responseHeaderTimeoutMs,
+      signal: deadline,
+      retryUntil,
+    });
+  }
+
+  #observe(req: ProxyRequest, res: ProxyResponse, start: number, namespace: string, name: string): void {
+    const seconds = (performance.now() - start) / 1000;
+    this.#d.metrics.observe(res.statusCode, req.method ?? 'GET', namespace, name, seconds);
+    this.#d.accessLog?.record(req, res, start);
+  }
+}

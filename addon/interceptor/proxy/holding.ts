@@ -1,0 +1,44 @@
+// Bounded holding (beyond upstream): how many requests may wait for a cold start, per route and in
+// total. Over a limit the request is answered at once (503 + Retry-After) instead of being held, so
+// a burst against one cold app cannot exhaust the interceptor's memory for every other route.
+
+export type HoldRefusal = 'route' | 'global';
+
+export class HoldLimits {
+  readonly #perRouteDefault: number;
+  readonly #total: number;
+  readonly #byRoute = new Map<string, number>();
+  #held = 0;
+
+  /** 0 means unlimited for either limit. */
+  constructor(perRouteDefault: number, total: number) {
+    this.#perRouteDefault = perRouteDefault;
+    this.#total = total;
+  }
+
+  get held(): number {
+    return this.#held;
+  }
+
+  heldFor(routeKey: string): number {
+    return this.#byRoute.get(routeKey) ?? 0;
+  }
+
+  /** Takes a slot, or says which limit is full. `routeLimit` undefined = the env default. */
+  acquire(routeKey: string, routeLimit: number | undefined): HoldRefusal | undefined {
+    const limit = routeLimit ?? this.#perRouteDefault;
+    const current = this.#byRoute.get(routeKey) ?? 0;
+    if (limit > 0 && current >= limit) return 'route';
+    if (this.#total > 0 && this.#held >= this.#total) return 'global';
+    this.#byRoute.set(routeKey, current + 1);
+    this.#held++;
+    return undefined;
+  }
+
+  release(routeKey: string): void {
+    const current = this.#byRoute.get(routeKey) ?? 0;
+    if (current <= 1) this.#byRoute.delete(routeKey);
+    else this.#byRoute.set(routeKey, current - 1);
+    if (this.#held > 0) this.#held--;
+  }
+}
