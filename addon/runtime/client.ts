@@ -291,7 +291,11 @@ export class KubeClient {
     );
   }
 
+  /** Closes pooled connections; safe to call more than once. */
   async close(): Promise<void> {
-    await this.#dispatcher?.close();
+    const d = this.#dispatcher;
+    this.#dispatcher = undefined;
+    this.#dispatcherKnown = false;
+    await d?.close();
   }
 }

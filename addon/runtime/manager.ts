@@ -30,6 +30,8 @@ export interface ManagerOptions {
     leaseDurationMs?: number;
     renewDeadlineMs?: number;
     retryPeriodMs?: number;
+    /** Give the lease up on stop() so a standby takes over at once. Default true. */
+    releaseOnCancel?: boolean;
   };
   /** Called when this replica was leader and lost the lease; the process should exit. */
   onLostLeadership?: () => void;
