@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { stringify } from 'yaml';
 import { createLogger, type Logger } from '../../shared/log.ts';
 import { FileStore } from '../../shared/store/file-store.ts';
-import { readConfig } from '../config.ts';
+import { readConfig, type InterceptorConfig } from '../config.ts';
 import { startInterceptor, type RunningInterceptor } from '../interceptor.ts';
 
 export type Obj = Record<string, unknown>;
@@ -96,6 +96,7 @@ export async function startTestInterceptor(
   objects: Obj[],
   env: Record<string, string> = {},
   log: Logger = quietLogger(),
+  overrides: Partial<InterceptorConfig> = {},
 ): Promise<TestInterceptor> {
   const dir = await mkdtemp(join(tmpdir(), 'interceptor-test-'));
   const file = join(dir, 'objects.yaml');
@@ -110,7 +111,13 @@ export async function startTestInterceptor(
     KEDA_HTTP_SHUTDOWN_DELAY: '0s',
     ...env,
   });
-  const running = await startInterceptor({ config, store, log, fileMode: true, host: '127.0.0.1' });
+  const running = await startInterceptor({
+    config: { ...config, ...overrides },
+    store,
+    log,
+    fileMode: true,
+    host: '127.0.0.1',
+  });
   return {
     running,
     store,
