@@ -42,6 +42,8 @@ export class Pinger {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #stopped = false;
+  /** Pods whose last fetch failed, so each failure and recovery is logged once, not every tick. */
+  readonly #failing = new Set<string>();
 
   constructor(opts: PingerOptions) {
     this.#opts = opts;
@@ -79,6 +81,7 @@ export class Pinger {
     const { metrics, log } = this.#opts;
     const started = performance.now();
     const endpoints = readyAdminEndpoints(this.#opts.store, this.#opts.endpoints);
+    for (const pod of this.#failing) if (!endpoints.includes(pod)) this.#failing.delete(pod);
     metrics.endpoints.set(endpoints.length);
     this.#opts.onEndpoints?.(endpoints);
     try {
@@ -93,12 +96,17 @@ export class Pinger {
         endpoints.map(async (pod): Promise<PodPollResult> => {
           const startedAtMs = this.#now();
           try {
-            return { pod, counts: await this.#opts.client.fetch(pod), startedAtMs };
+            const counts = await this.#opts.client.fetch(pod);
+            if (this.#failing.delete(pod)) log.info('interceptor answers again', { pod });
+            return { pod, counts, startedAtMs };
           } catch (err) {
-            log.warn('interceptor did not answer', {
-              pod,
-              error: err instanceof Error ? err.message : String(err),
-            });
+            if (!this.#failing.has(pod)) {
+              this.#failing.add(pod);
+              log.warn('interceptor did not answer', {
+                pod,
+                error: err instanceof Error ? err.message : String(err),
+              });
+            }
             return { pod, counts: undefined, startedAtMs };
           }
         }),

@@ -1,0 +1,148 @@
+// Wires the scaler's parts together (main.ts adds the CLI, the store and the signals):
+//   store (routes, EndpointSlices) -> pinger (polls /queue every tick) -> numbers
+//   queue watcher (/queue/watch per pod) -> pinger.applyEvent -> StreamIsActive on change
+//   gRPC server (ExternalScaler, health, reflection) reads the numbers through the scaler view.
+import type { Registry } from 'prom-client';
+import { listen, metricsRoute, probe, type ListeningServer } from '../shared/http-server.ts';
+import type { Logger } from '../shared/log.ts';
+import type { ObjectStore } from '../shared/store/store.ts';
+import type { ScalerConfig } from './config.ts';
+import { ActiveStreams } from './grpc/active-streams.ts';
+import { startGrpcServer, type ScalerGrpcServer } from './grpc/server.ts';
+import { isActive } from './grpc/trigger-metrics.ts';
+import { healthStatus } from './health.ts';
+import { readyAdminEndpoints } from './interceptors/admin-endpoints.ts';
+import { QueueClient } from './interceptors/queue-client.ts';
+import { QueueWatcher } from './interceptors/queue-watch.ts';
+import { createScalerMetrics } from './metrics.ts';
+import { Pinger } from './pinger.ts';
+import { rateSettingsFromStore, scalerView } from './scaler-view.ts';
+
+export interface RunningScaler {
+  grpcPort: number;
+  /** The /metrics, /livez, /readyz port, when metrics are enabled. */
+  metricsPort: number | undefined;
+  pinger: Pinger;
+  /** Graceful stop: health NOT_SERVING, streams ended, gRPC drained, polling stopped. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  config: ScalerConfig;
+  store: ObjectStore;
+  log: Logger;
+  registry: Registry;
+  /** Where to listen; upstream binds every interface. Tests pass 127.0.0.1. */
+  host?: string;
+}
+
+export async function startScaler(opts: StartOptions): Promise<RunningScaler> {
+  const { config, store, log } = opts;
+  const metrics = createScalerMetrics(opts.registry);
+  const adminEndpoints = {
+    namespace: config.adminNamespace,
+    service: config.adminService,
+    port: config.adminPort,
+  };
+  // Set once serving starts; the health updates before that have nobody to tell.
+  const serving: { grpc?: ScalerGrpcServer } = {};
+  const client = new QueueClient({ timeoutMs: config.fetchTimeoutMs });
+
+  // Late-bound: the streams evaluate through the view, which reads the pinger.
+  let evaluate: (ref: Parameters<typeof isActive>[1]) => boolean = () => false;
+  const streams = new ActiveStreams({
+    evaluate: (ref) => evaluate(ref),
+    heartbeatMs: config.streamHeartbeatMs,
+    log,
+  });
+
+  const updateHealth = (): void => serving.grpc?.setHealth(healthStatus(pinger, Date.now()));
+  const watcher = config.queueWatchEnabled
+    ? new QueueWatcher({
+        log,
+        connectTimeoutMs: Math.max(config.fetchTimeoutMs, 1_000),
+        idleTimeoutMs: 15_000, // three missed heartbeats
+        onConnections: (n) => metrics.watchedInterceptors.set(n),
+        onTransition: (pod, kind, key, concurrency, requestCount) => {
+          metrics.streamEvents.inc({ event: kind });
+          pinger.applyEvent(pod, key, concurrency, requestCount);
+          streams.notifyKey(key);
+        },
+      })
+    : undefined;
+
+  const pinger = new Pinger({
+    store,
+    endpoints: adminEndpoints,
+    client,
+    tickMs: config.tickMs,
+    stalePodMs: config.stalePodMs,
+    metrics,
+    log,
+    rateSettingsFor: rateSettingsFromStore(store),
+    onEndpoints: (eps) => watcher?.sync(eps),
+    onTick: () => {
+      updateHealth();
+      streams.notifyAll();
+    },
+  });
+  const view = scalerView(store, pinger);
+  evaluate = (ref) => isActive(view, ref);
+
+  // A route edited or deleted changes answers at once; new interceptor pods get watched at once.
+  const offStore = store.onChange((kind) => {
+    if (kind === 'EndpointSlice') watcher?.sync(readyAdminEndpoints(store, adminEndpoints));
+    if (kind === 'InterceptorRoute' || kind === 'HTTPScaledObject') streams.notifyAll();
+  });
+
+  await pinger.start(); // the first tick, as upstream polls before serving
+  const grpcServer = await startGrpcServer({ view, streams, log, port: config.port, host: opts.host });
+  serving.grpc = grpcServer;
+  updateHealth();
+  const healthTimer = setInterval(updateHealth, 1_000);
+  const streamsGauge = setInterval(() => metrics.activeStreams.set(streams.size), 1_000);
+  healthTimer.unref();
+  streamsGauge.unref();
+
+  let http: ListeningServer | undefined;
+  if (config.metricsEnabled) {
+    http = await listen(
+      {
+        '/metrics': metricsRoute(opts.registry),
+        '/livez': probe(() => true),
+        '/readyz': probe(() => {
+          const status = healthStatus(pinger, Date.now());
+          if (status === 'SERVING') return true;
+          const fresh = pinger.freshness();
+          return `readiness is ${status}: ${fresh === true ? (pinger.lastError ?? 'no poll yet') : fresh}`;
+        }),
+      },
+      config.metricsPort,
+      opts.host,
+    );
+  }
+  log.info('scaler started', {
+    grpcPort: grpcServer.port,
+    metricsPort: http?.port,
+    adminService: `${config.adminNamespace}/${config.adminService}`,
+    tick: `${config.tickMs}ms`,
+    queueWatch: config.queueWatchEnabled,
+  });
+
+  return {
+    grpcPort: grpcServer.port,
+    metricsPort: http?.port,
+    pinger,
+    async stop() {
+      clearInterval(healthTimer);
+      clearInterval(streamsGauge);
+      offStore();
+      await grpcServer.stop(5_000);
+      streams.stop();
+      await pinger.stop();
+      await watcher?.close();
+      await client.close();
+      await http?.close();
+    },
+  };
+}
