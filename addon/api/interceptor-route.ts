@@ -29,7 +29,7 @@ export type ServiceRef = {
 export type ConfigMapBodyRef = {
   /** A ConfigMap in the route's namespace labelled `http.keda.sh/response-body: "true"`. */
   name: string;
-  /** The data key; when unset the interceptor uses the ConfigMap's only key. */
+  /** The data key; when unset the interceptor uses the request path ("/" becomes index.html). */
   key?: string;
 };
 
