@@ -77,6 +77,7 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
     log,
     accessLog: config.logRequests ? new AccessLog(log) : undefined,
     directPodRouting: config.directPodRouting || opts.fileMode,
+    fileMode: opts.fileMode,
     draining: () => draining,
   };
 

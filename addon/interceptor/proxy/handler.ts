@@ -18,6 +18,7 @@ import { outboundHeaders } from './headers.ts';
 import type { HoldLimits } from './holding.ts';
 import { writeError } from './responses.ts';
 import type { StaticResponder } from './static-response.ts';
+import { readinessTimeoutMs, requestTimeoutMs, responseHeaderTimeoutMs } from './timeouts.ts';
 
 export interface ProxyDeps {
   config: InterceptorConfig;
@@ -31,13 +32,13 @@ export interface ProxyDeps {
   metrics: InterceptorMetrics;
   log: Logger;
   accessLog: AccessLog | undefined;
-  /** File mode always dials EndpointSlice addresses (there is no cluster DNS). */
+  /** KEDA_HTTP_DIRECT_POD_ROUTING, or file mode. */
   directPodRouting: boolean;
+  /** File mode always dials EndpointSlice addresses (there is no cluster DNS), the fallback's too. */
+  fileMode: boolean;
   /** True once SIGTERM arrived: HTTP/1 responses then carry Connection: close. */
   draining: () => boolean;
 }
-
-const fallbackReadinessMs = 30_000;
 
 /** Where the request's headers are read for header matchers: every value, never comma-joined. */
 function headerSource(req: ProxyRequest): HeaderSource {
@@ -95,7 +96,7 @@ export class ProxyHandler {
     }
 
     // Request deadline (route field, including an explicit 0, beats the env default).
-    const requestMs = route.timeouts.requestMs ?? d.config.requestTimeoutMs;
+    const requestMs = requestTimeoutMs(route, d.config);
     let deadline: AbortController | undefined;
     let deadlineTimer: NodeJS.Timeout | undefined;
     if (requestMs > 0) {
@@ -129,7 +130,7 @@ export class ProxyHandler {
         if (s.always || !d.ready.hasReadyEndpoints(target.serviceKey)) {
           d.statics.write(res, route.namespace, s.response, path);
         } else {
-          this.#forward(req, res, route, target, target.origin, false, deadline?.signal, retryUntil);
+          this.#forward(req, res, route, target, d.fileMode, target.h2c, deadline?.signal, retryUntil);
         }
         return;
       }
@@ -190,8 +191,7 @@ export class ProxyHandler {
     }
     const pending = d.metrics.pending.labels({ route_name: route.name, route_namespace: route.namespace });
     pending.inc();
-    let readinessMs = route.timeouts.readinessMs ?? d.config.readinessTimeoutMs;
-    if (fallback && readinessMs === 0) readinessMs = fallbackReadinessMs;
+    const readinessMs = readinessTimeoutMs(route, d.config);
 
     let outcome: 'ready' | 'readiness' | 'deadline' | 'client';
     let timer: NodeJS.Timeout | undefined;
@@ -224,7 +224,8 @@ export class ProxyHandler {
     }
     if (fallback && outcome === 'readiness') {
       // The request deadline still has time: serve from the fallback (no cold-start header, no pod rewrite).
-      this.#forward(req, res, route, target, fallback.origin, false, deadline, retryUntil);
+      // upstream's quirk: the primary target's appProtocol decides h2c, even for the fallback.
+      this.#forward(req, res, route, fallback, d.fileMode, target.h2c, deadline, retryUntil);
       return;
     }
     // Both the readiness timeout and the deadline are "wait context expired": 504.
@@ -242,7 +243,7 @@ export class ProxyHandler {
   ): void {
     const d = this.#d;
     if (d.config.enableColdStartHeader) res.setHeader('x-keda-http-cold-start', coldStart ? 'true' : 'false');
-    this.#forward(req, res, route, target, target.origin, d.directPodRouting, deadline, retryUntil);
+    this.#forward(req, res, route, target, d.directPodRouting, target.h2c, deadline, retryUntil);
   }
 
   #forward(
@@ -250,13 +251,14 @@ export class ProxyHandler {
     res: ProxyResponse,
     route: Route,
     target: ResolvedTarget,
-    origin: string,
     direct: boolean,
+    h2c: boolean,
     deadline: AbortSignal | undefined,
     retryUntil: number,
   ): void {
     const d = this.#d;
     const scheme = this.#scheme;
+    const origin = target.origin;
     let pick: (attempt: number) => string;
     if (direct) {
       // A random ready pod first, then the next ones on retries; the Service address if none is known.
@@ -271,9 +273,9 @@ export class ProxyHandler {
     }
     d.forwarder.forward(req, res, {
       origin: pick,
-      h2c: target.h2c, // upstream's quirk: the primary target's appProtocol decides, even for the fallback
+      h2c,
       headers: outboundHeaders(req.rawHeaders, { clientIp: clientIp(req), proto: scheme }),
-      responseHeaderMs: route.timeouts.responseHeaderMs ?? d.config.responseHeaderTimeoutMs,
+      responseHeaderMs: responseHeaderTimeoutMs(route, d.config),
       signal: deadline,
       retryUntil,
     });

@@ -8,6 +8,7 @@ import { STATUS_CODES } from 'node:http';
 import { TargetResolutionError, type ResolvedTarget } from '../endpoints/targets.ts';
 import { outboundHeaders } from './headers.ts';
 import type { ProxyDeps } from './handler.ts';
+import { readinessTimeoutMs, requestTimeoutMs } from './timeouts.ts';
 
 function rawError(socket: Socket, status: number): void {
   const body = `${STATUS_CODES[status] ?? 'Error'}\n`;
@@ -52,9 +53,9 @@ export class UpgradeProxy {
     let cold = false;
     if (!d.ready.hasReadyEndpoints(target.serviceKey)) {
       cold = true;
-      const readinessMs = route.timeouts.readinessMs ?? d.config.readinessTimeoutMs;
-      const requestMs = route.timeouts.requestMs ?? d.config.requestTimeoutMs;
-      const limit = [readinessMs, requestMs].filter((v) => v > 0);
+      const limit = [readinessTimeoutMs(route, d.config), requestTimeoutMs(route, d.config)].filter(
+        (v) => v > 0,
+      );
       const ok = await new Promise<boolean>((resolve) => {
         const t = limit.length > 0 ? setTimeout(() => resolve(false), Math.min(...limit)) : undefined;
         void d.ready.whenReady(target.serviceKey).then(() => {

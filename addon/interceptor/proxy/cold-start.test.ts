@@ -1,0 +1,406 @@
+// Cold start through real sockets: held requests, readiness from EndpointSlices (a real FileStore
+// re-read on change), the timeout rules, 502 vs 504, fallback, placeholder, static routes, bounded
+// holding, retry on a refused first connection, and push activation on /queue/watch.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import {
+  endpointSlice,
+  interceptorRoute,
+  request,
+  service,
+  startBackend,
+  startTestInterceptor,
+  type Backend,
+  type Obj,
+} from '../testing/harness.ts';
+
+let backend: Backend;
+let fallbackBackend: Backend;
+let hits = 0;
+
+before(async () => {
+  backend = await startBackend((req, res) => {
+    hits++;
+    if (req.url?.startsWith('/slow-headers')) {
+      setTimeout(() => res.end('late'), 2000).unref();
+      return;
+    }
+    if (req.url?.startsWith('/reset')) {
+      req.socket.destroy();
+      return;
+    }
+    res.end(`backend:${req.url}`);
+  });
+  fallbackBackend = await startBackend((req, res) => res.end(`fallback:${req.url}`));
+});
+after(async () => {
+  await backend.close();
+  await fallbackBackend.close();
+});
+
+const svc = service('app', [{ name: 'http', port: 80 }]);
+const notReady = (): Obj => endpointSlice('app', [{ ip: '127.0.0.1', ready: false }], backend.port);
+const ready = (): Obj => endpointSlice('app', [{ ip: '127.0.0.1' }], backend.port);
+const route = (spec: Obj = {}): Obj =>
+  interceptorRoute('app', {
+    target: { service: 'app', portName: 'http' },
+    rules: [{ hosts: ['app.test'] }],
+    ...spec,
+  });
+const host = { host: 'app.test' };
+
+test('a request is counted, held until the EndpointSlice turns ready, then answered with X-KEDA-HTTP-Cold-Start: true', async () => {
+  const objs = [route(), svc];
+  const ic = await startTestInterceptor([...objs, notReady()]);
+  try {
+    const pending = request(ic.url('/hello'), { headers: host });
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(ic.running.queue.get('default/app')?.Concurrency, 1, 'held requests are counted');
+    await ic.update([...objs, ready()]);
+    const r = await pending;
+    assert.equal(r.status, 200);
+    assert.equal(r.body, 'backend:/hello');
+    assert.equal(r.headers['x-keda-http-cold-start'], 'true');
+    const warm = await request(ic.url('/'), { headers: host });
+    assert.equal(warm.headers['x-keda-http-cold-start'], 'false');
+    assert.equal(ic.running.queue.get('default/app')?.Concurrency, 0);
+    assert.equal(ic.running.queue.get('default/app')?.RequestCount, 2);
+  } finally {
+    await ic.close();
+  }
+});
+
+test('KEDA_HTTP_ENABLE_COLD_START_HEADER=false drops the header', async () => {
+  const ic = await startTestInterceptor([route(), svc, ready()], {
+    KEDA_HTTP_ENABLE_COLD_START_HEADER: 'false',
+  });
+  try {
+    const r = await request(ic.url('/'), { headers: host });
+    assert.equal(r.headers['x-keda-http-cold-start'], undefined);
+  } finally {
+    await ic.close();
+  }
+});
+
+test('readiness timeout expires: 504 Gateway Timeout, no earlier than the timeout', async () => {
+  const ic = await startTestInterceptor([route({ timeouts: { readiness: '300ms' } }), svc, notReady()]);
+  try {
+    const t0 = performance.now();
+    const r = await request(ic.url('/'), { headers: host });
+    const elapsed = performance.now() - t0;
+    assert.equal(r.status, 504);
+    assert.equal(r.body, 'Gateway Timeout\n');
+    assert.ok(elapsed >= 290 && elapsed < 1500, `elapsed ${elapsed}`);
+  } finally {
+    await ic.close();
+  }
+});
+
+test('the request deadline (env) bounds the wait: 504; a route "0s" readiness still leaves the deadline', async () => {
+  const ic = await startTestInterceptor([route({ timeouts: { readiness: '0s' } }), svc, notReady()], {
+    KEDA_HTTP_REQUEST_TIMEOUT: '300ms',
+    KEDA_HTTP_READINESS_TIMEOUT: '50ms',
+  });
+  try {
+    const t0 = performance.now();
+    const r = await request(ic.url('/'), { headers: host });
+    assert.equal(r.status, 504);
+    assert.ok(performance.now() - t0 >= 290, 'the route 0s readiness beat the 50ms env value');
+  } finally {
+    await ic.close();
+  }
+});
+
+test('response-header timeout: 504; a connection reset by the backend: 502', async () => {
+  const ic = await startTestInterceptor([route({ timeouts: { responseHeader: '200ms' } }), svc, ready()]);
+  try {
+    const slow = await request(ic.url('/slow-headers'), { headers: host });
+    assert.equal(slow.status, 504);
+    assert.equal(
+      slow.headers['x-keda-http-cold-start'],
+      'false',
+      'the cold-start header is on upstream errors too',
+    );
+    const reset = await request(ic.url('/reset'), { headers: host });
+    assert.equal(reset.status, 502);
+    assert.equal(reset.body, 'Bad Gateway\n');
+  } finally {
+    await ic.close();
+  }
+});
+
+test('fallback: after the readiness timeout the request goes to the fallback Service, without the cold-start header', async () => {
+  const ic = await startTestInterceptor([
+    route({
+      timeouts: { readiness: '200ms' },
+      coldStart: { fallback: { service: { name: 'fb', port: 90 } } },
+    }),
+    svc,
+    notReady(),
+    service('fb', [{ name: 'http', port: 90 }]),
+    endpointSlice('fb', [{ ip: '127.0.0.1' }], fallbackBackend.port),
+  ]);
+  try {
+    const r = await request(ic.url('/x'), { headers: host });
+    assert.equal(r.status, 200);
+    assert.equal(r.body, 'fallback:/x');
+    assert.equal(r.headers['x-keda-http-cold-start'], undefined);
+    assert.equal(ic.running.queue.get('default/app')?.RequestCount, 1, 'counted against the primary route');
+  } finally {
+    await ic.close();
+  }
+});
+
+test('fallback with an expired request deadline: 504', async () => {
+  const ic = await startTestInterceptor([
+    route({
+      timeouts: { readiness: '500ms', request: '200ms' },
+      coldStart: { fallback: { service: { name: 'fb', port: 90 } } },
+    }),
+    svc,
+    notReady(),
+    service('fb', [{ name: 'http', port: 90 }]),
+    endpointSlice('fb', [{ ip: '127.0.0.1' }], fallbackBackend.port),
+  ]);
+  try {
+    const r = await request(ic.url('/x'), { headers: host });
+    assert.equal(r.status, 504);
+  } finally {
+    await ic.close();
+  }
+});
+
+test('placeholder: answered at once (503 default), counted, and it wins over a fallback', async () => {
+  const ic = await startTestInterceptor([
+    route({
+      coldStart: {
+        placeholder: { response: { body: '<html>starting</html>', headers: { Refresh: '3' } } },
+        fallback: { service: { name: 'fb', port: 90 } },
+      },
+    }),
+    svc,
+    notReady(),
+    service('fb', [{ name: 'http', port: 90 }]),
+    endpointSlice('fb', [{ ip: '127.0.0.1' }], fallbackBackend.port),
+  ]);
+  try {
+    const r = await request(ic.url('/'), { headers: host });
+    assert.equal(r.status, 503);
+    assert.equal(r.body, '<html>starting</html>');
+    assert.equal(r.headers['refresh'], '3');
+    assert.equal(r.headers['content-type'], 'text/html; charset=utf-8');
+    assert.equal(ic.running.queue.get('default/app')?.RequestCount, 1);
+  } finally {
+    await ic.close();
+  }
+});
+
+test('placeholder by content negotiation: an HTML page that refreshes for browsers, 503 + Retry-After for APIs', async () => {
+  const ic = await startTestInterceptor(
+    [route({ coldStart: { placeholder: { response: {}, contentNegotiation: true } } }), svc, notReady()],
+    { KEDA_HTTP_RETRY_AFTER_SECONDS: '4' },
+  );
+  try {
+    const browser = await request(ic.url('/'), {
+      headers: { ...host, accept: 'text/html,application/xhtml+xml' },
+    });
+    assert.equal(browser.status, 503);
+    assert.match(browser.headers['content-type'] ?? '', /text\/html/);
+    assert.match(browser.body, /<meta http-equiv="refresh" content="4">/);
+    const api = await request(ic.url('/'), { headers: { ...host, accept: 'application/json' } });
+    assert.equal(api.status, 503);
+    assert.equal(api.headers['retry-after'], '4');
+  } finally {
+    await ic.close();
+  }
+});
+
+test('static routes: Always answers; WhenUnavailable forwards when ready; neither is counted; ConfigMap bodies need the label', async () => {
+  const cm = (labelled: boolean): Obj => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name: 'pages',
+      namespace: 'default',
+      ...(labelled ? { labels: { 'http.keda.sh/response-body': 'true' } } : {}),
+    },
+    data: { 'index.html': '<h1>down</h1>', 'status.json': '{"ok":false}' },
+  });
+  const r = route({
+    staticRoutes: [
+      { rules: [{ paths: [{ value: '/healthz' }] }], response: { body: 'healthy' }, responseMode: 'Always' },
+      { rules: [{ paths: [{ value: '/status.json' }] }], response: { bodyFromConfigMap: { name: 'pages' } } },
+      {
+        rules: [{ paths: [{ value: '/' }] }],
+        response: { statusCode: 503, bodyFromConfigMap: { name: 'pages', key: 'index.html' } },
+      },
+    ],
+  });
+  const ic = await startTestInterceptor([r, svc, notReady(), cm(true)]);
+  try {
+    const h = await request(ic.url('/healthz'), { headers: host });
+    assert.equal(h.status, 200);
+    assert.equal(h.body, 'healthy');
+    assert.equal(h.headers['content-type'], 'text/plain; charset=utf-8');
+    const s = await request(ic.url('/status.json'), { headers: host });
+    assert.equal(s.body, '{"ok":false}');
+    assert.equal(s.headers['content-type'], 'application/json');
+    const down = await request(ic.url('/anything'), { headers: host });
+    assert.equal(down.status, 503);
+    assert.equal(down.body, '<h1>down</h1>');
+    assert.equal(ic.running.queue.get('default/app')?.RequestCount, 0, 'static routes are not counted');
+
+    await ic.update([r, svc, ready(), cm(false)]);
+    const forwarded = await request(ic.url('/anything'), { headers: host });
+    assert.equal(forwarded.body, 'backend:/anything');
+    assert.equal(forwarded.headers['x-keda-http-cold-start'], undefined);
+    await ic.update([r, svc, notReady(), cm(false)]);
+    const unlabelled = await request(ic.url('/anything'), { headers: host });
+    assert.equal(unlabelled.status, 500);
+    assert.equal(ic.running.queue.get('default/app')?.RequestCount, 0);
+  } finally {
+    await ic.close();
+  }
+});
+
+test('bounded holding: past the per-route limit (route field) and the global limit, 503 + Retry-After at once', async () => {
+  const ic = await startTestInterceptor(
+    [
+      route({ coldStart: { maxPendingRequests: 2 } }),
+      interceptorRoute('other', { target: { service: 'app', port: 80 }, rules: [{ hosts: ['other.test'] }] }),
+      svc,
+      notReady(),
+    ],
+    { KEDA_HTTP_MAX_PENDING_REQUESTS: '3' },
+  );
+  try {
+    const held = [request(ic.url('/1'), { headers: host }), request(ic.url('/2'), { headers: host })];
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = performance.now();
+    const over = await request(ic.url('/3'), { headers: host });
+    assert.equal(over.status, 503);
+    assert.equal(over.headers['retry-after'], '5');
+    assert.ok(performance.now() - t0 < 200);
+    const o1 = request(ic.url('/'), { headers: { host: 'other.test' } });
+    await new Promise((r) => setTimeout(r, 100));
+    const globalOver = await request(ic.url('/'), { headers: { host: 'other.test' } });
+    assert.equal(globalOver.status, 503, 'the global limit (3) is reached by 2 + 1 held requests');
+    await ic.update([route({ coldStart: { maxPendingRequests: 2 } }), svc, ready()]);
+    for (const r of await Promise.all(held)) assert.equal(r.status, 200);
+    // Already matched before its route left the table: it is still served once the target is ready.
+    assert.equal((await o1).status, 200);
+  } finally {
+    await ic.close();
+  }
+});
+
+test('a refused connection to a just-ready endpoint is retried on the next endpoint: no 502', async () => {
+  const dead = net.createServer();
+  await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+  const deadPort = (dead.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => dead.close(() => r())); // nothing listens there now: ECONNREFUSED
+  const slices = [
+    endpointSlice('app', [{ ip: '127.0.0.1' }], deadPort, 'http', 'default', 'app-a'),
+    endpointSlice('app', [{ ip: '127.0.0.1' }], backend.port, 'http', 'default', 'app-b'),
+  ];
+  const ic = await startTestInterceptor([route(), svc, ...slices]);
+  try {
+    for (let i = 0; i < 10; i++) {
+      const r = await request(ic.url(`/r${i}`), { headers: host });
+      assert.equal(r.status, 200, `request ${i}`);
+    }
+  } finally {
+    await ic.close();
+  }
+});
+
+test('a single endpoint that starts listening shortly after turning ready is reached by retrying', async () => {
+  const late = http.createServer((_req, res) => res.end('late-but-fine'));
+  await new Promise<void>((r) => late.listen(0, '127.0.0.1', r));
+  const port = (late.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => late.close(() => r()));
+  const ic = await startTestInterceptor([
+    route({ timeouts: { request: '3s' } }),
+    svc,
+    endpointSlice('app', [{ ip: '127.0.0.1' }], port),
+  ]);
+  try {
+    const pending = request(ic.url('/'), { headers: host });
+    setTimeout(() => late.listen(port, '127.0.0.1'), 300);
+    const r = await pending;
+    assert.equal(r.status, 200);
+    assert.equal(r.body, 'late-but-fine');
+  } finally {
+    late.close();
+    await ic.close();
+  }
+});
+
+test('/queue/watch: snapshot on connect, "active" the moment a held request arrives, "idle" when it completes', async () => {
+  const ic = await startTestInterceptor([route(), svc, notReady()], {
+    KEDA_HTTP_QUEUE_WATCH_HEARTBEAT: '200ms',
+  });
+  const events: { event: string; data: string; at: number }[] = [];
+  let raw = '';
+  const watch = http.get(ic.admin('/queue/watch'));
+  try {
+    const res = await new Promise<http.IncomingMessage>((r) => watch.once('response', r));
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.headers['content-type'], 'text/event-stream');
+    res.setEncoding('utf8');
+    res.on('data', (c: string) => {
+      raw += c;
+      let i;
+      while ((i = raw.indexOf('\n\n')) !== -1) {
+        const block = raw.slice(0, i);
+        raw = raw.slice(i + 2);
+        const ev = /^event: (.*)$/m.exec(block)?.[1] ?? 'comment';
+        const data = /^data: (.*)$/m.exec(block)?.[1] ?? block;
+        events.push({ event: ev, data, at: performance.now() });
+      }
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(events[0]?.event, 'snapshot');
+    assert.equal(events[0]?.data, '{"default/app":{"Concurrency":0,"RequestCount":0}}');
+    const sentAt = performance.now();
+    const pending = request(ic.url('/'), { headers: host });
+    await new Promise((r) => setTimeout(r, 100));
+    const active = events.find((e) => e.event === 'active');
+    assert.ok(active, JSON.stringify(events));
+    assert.deepEqual(JSON.parse(active.data), { key: 'default/app', Concurrency: 1, RequestCount: 1 });
+    assert.ok(active.at - sentAt < 80, `active after ${(active.at - sentAt).toFixed(1)} ms`);
+    await ic.update([route(), svc, ready()]);
+    assert.equal((await pending).status, 200);
+    await new Promise((r) => setTimeout(r, 300));
+    const idle = events.find((e) => e.event === 'idle');
+    assert.deepEqual(JSON.parse(idle?.data ?? '{}'), { key: 'default/app', Concurrency: 0, RequestCount: 1 });
+    assert.ok(
+      events.some((e) => e.event === 'comment' && e.data === ': heartbeat'),
+      'heartbeat comment',
+    );
+  } finally {
+    watch.destroy();
+    await ic.close();
+  }
+});
+
+test('a portName missing from the Service gives 500 and reaches no backend', async () => {
+  const ic = await startTestInterceptor([
+    interceptorRoute('app', {
+      target: { service: 'app', portName: 'nope' },
+      rules: [{ hosts: ['app.test'] }],
+    }),
+    svc,
+    ready(),
+  ]);
+  try {
+    const before = hits;
+    const r = await request(ic.url('/'), { headers: host });
+    assert.equal(r.status, 500);
+    assert.equal(hits, before);
+  } finally {
+    await ic.close();
+  }
+});
