@@ -8,7 +8,7 @@
 //   dropped an event or their world changed outside Kubernetes;
 // - 410 Gone (a too-old resourceVersion) relists and emits the difference as add/update/delete.
 import type { KubeObject, ResourceKind } from '../api/meta.ts';
-import { isGone, type KubeClient } from './client.ts';
+import { isGone, isNotFound, resourcePath, type KubeClient } from './client.ts';
 import type { Logger } from '../shared/log.ts';
 import { errorFields } from '../shared/log.ts';
 import type { RuntimeMetrics } from './metrics.ts';
@@ -152,6 +152,11 @@ export class Informer<T extends KubeObject = KubeObject> {
         this.#opts.metrics?.watchRestarts.inc({ kind: this.kind.kind });
         this.#opts.log?.warn('list/watch failed; retrying', {
           kind: this.kind.kind,
+          ...(isNotFound(err)
+            ? {
+                hint: `the API server does not serve ${resourcePath(this.kind)}: is the CRD for ${this.kind.kind} installed?`,
+              }
+            : {}),
           retryInMs: backoff,
           ...errorFields(err),
         });
