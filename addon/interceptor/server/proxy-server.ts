@@ -44,6 +44,9 @@ export class ProxyServers {
   /** Hijacked (upgraded) connections, closed last in a drain like upstream's hijacked contexts. */
   readonly #upgraded = new Set<Socket>();
   #active = 0;
+  /** Per connection: requests in flight, and when it was accepted (for Go's "new connection" grace). */
+  readonly #connState = new WeakMap<Socket, { inflight: number; served: number }>();
+  readonly #acceptedAt = new WeakMap<Socket, number>();
   #idleWaiters: (() => void)[] = [];
 
   constructor(log: Logger, limits: ServerLimits, onRequest: RequestListener, onUpgrade: UpgradeListener) {
@@ -54,6 +57,8 @@ export class ProxyServers {
     this.#h1 = http.createServer(
       {
         headersTimeout: limits.readHeaderTimeoutMs,
+        // How often Node checks header deadlines; its 30s default would let a slow client linger.
+        connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.readHeaderTimeoutMs / 4))),
         requestTimeout: 0,
         keepAliveTimeout: 120_000,
         maxHeaderSize: limits.maxHeaderBytes,
@@ -62,6 +67,9 @@ export class ProxyServers {
       tracked,
     );
     this.#h1.on('clientError', this.#onClientError);
+    // This server never listens itself (the sniffing listener hands it connections), but Node starts
+    // its header-deadline checker on 'listening': start it the same way.
+    this.#h1.emit('listening');
     this.#h1.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
       this.#upgraded.add(socket);
       socket.once('close', () => this.#upgraded.delete(socket));
@@ -83,7 +91,15 @@ export class ProxyServers {
   #track(listener: RequestListener): RequestListener {
     return (req, res) => {
       this.#active++;
+      const socket = req.socket as Socket | undefined;
+      let st = socket ? this.#connState.get(socket) : undefined;
+      if (socket && !st) this.#connState.set(socket, (st = { inflight: 0, served: 0 }));
+      if (st) {
+        st.inflight++;
+        st.served++;
+      }
       res.once('close', () => {
+        if (st) st.inflight--;
         if (--this.#active === 0) {
           const waiters = this.#idleWaiters;
           this.#idleWaiters = [];
@@ -144,6 +160,7 @@ export class ProxyServers {
 
   #trackSocket(socket: Socket): void {
     this.#sockets.add(socket);
+    this.#acceptedAt.set(socket, performance.now());
     socket.once('close', () => this.#sockets.delete(socket));
   }
 
@@ -193,7 +210,7 @@ export class ProxyServers {
    */
   async drain(timeoutMs: number): Promise<boolean> {
     for (const l of this.#listeners) l.close();
-    this.#h1.closeIdleConnections();
+    this.#closeIdle();
     for (const s of this.#sessions) s.close();
     const idle = this.#active === 0 ? Promise.resolve() : new Promise<void>((r) => this.#idleWaiters.push(r));
     let timer: NodeJS.Timeout | undefined;
@@ -201,15 +218,34 @@ export class ProxyServers {
       timeoutMs > 0
         ? new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)))
         : undefined;
-    // Idle HTTP/1 connections that finish a response are closed by the Connection: close header;
-    // sweep any that went idle after the first sweep.
-    const sweep = setInterval(() => this.#h1.closeIdleConnections(), 100);
+    // Connections that finish a response are closed by its Connection: close header; sweep the
+    // ones that go idle without one.
+    const sweep = setInterval(() => this.#closeIdle(), 100);
     const result = await (timeout ? Promise.race([idle, timeout]) : idle);
     clearInterval(sweep);
     clearTimeout(timer);
     for (const s of this.#upgraded) s.destroy();
     this.#destroyAll();
     return result !== 'timeout';
+  }
+
+  /**
+   * Closes HTTP/1 connections with no request in flight, like Go's Shutdown: idle keep-alive
+   * connections at once, connections that have not sent a request yet only after 5 s (their request
+   * may be on the wire right now; closing them would reset it).
+   */
+  #closeIdle(): void {
+    const now = performance.now();
+    for (const s of this.#sockets) {
+      if (this.#upgraded.has(s) || (s as Socket & { alpnProtocol?: string | false }).alpnProtocol === 'h2')
+        continue;
+      const st = this.#connState.get(s);
+      if (st === undefined) {
+        if (now - (this.#acceptedAt.get(s) ?? now) > 5000) s.destroy();
+      } else if (st.inflight === 0) {
+        s.destroy();
+      }
+    }
   }
 
   /** Immediate stop (tests, second signal). */
