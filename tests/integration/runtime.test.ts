@@ -137,7 +137,7 @@ test('a failing reconcile is retried with backoff until it succeeds', async (t) 
   mgr
     .controller({
       name: 'needs-key',
-      baseRetryDelayMs: 50,
+      baseRetryDelayMs: 100,
       reconcile: async (req) => {
         if (req.name !== 'waits') return;
         attempts.push(Date.now());
