@@ -412,11 +412,15 @@ test('keda-http operator: clear config errors; probes, metrics, lease and a clea
   await eventually('ScaledObject from the binary', () =>
     getJson<ScaledObject>(c, 'scaledobject', 'via-binary', '-n', ns),
   );
-  const metrics = await (await fetch('http://127.0.0.1:18480/metrics')).text();
-  assert.match(
-    metrics,
-    /controller_runtime_reconcile_total\{controller="httpscaledobject",result="success"\} [1-9]/,
-  );
+  // The ScaledObject appears before the reconcile that made it has finished; wait for its count.
+  const metrics = await eventually('reconcile counted', async () => {
+    const text = await (await fetch('http://127.0.0.1:18480/metrics')).text();
+    return /controller_runtime_reconcile_total\{controller="httpscaledobject",result="success"\} [1-9]/.test(
+      text,
+    )
+      ? text
+      : undefined;
+  });
   assert.match(metrics, /leader_election_master_status\{name="http-add-on.keda.sh"\} 1/);
   // Every log line is JSON.
   for (const line of out.trim().split('\n')) assert.doesNotThrow(() => JSON.parse(line), line);
