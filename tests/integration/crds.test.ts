@@ -251,3 +251,59 @@ test('Keda CR: kedas plural, printer columns, status subresource', async (t) => 
     'spec.logging.operator.level',
   );
 });
+
+test('a manifest using every upstream field round-trips unchanged (nothing pruned)', async (t) => {
+  const c = await testCluster();
+  const ns = await c.freshNamespace(t);
+  const response = { statusCode: 503, body: 'waking up', headers: { 'retry-after': '5' } };
+  const rules = [
+    {
+      hosts: ['app.example.com', '*.example.com'],
+      paths: [{ value: '/api' }],
+      headers: [{ name: 'x-tenant', value: 'a' }, { name: 'x-debug' }],
+    },
+  ];
+  const irSpec = {
+    target: { service: 'app', portName: 'http' },
+    coldStart: {
+      fallback: { service: { name: 'sorry', port: 8080 } },
+      placeholder: { response },
+    },
+    timeouts: { readiness: '10s', request: '1m', responseHeader: '0s' },
+    rules,
+    scalingMetric: {
+      concurrency: { targetValue: 50 },
+      requestRate: { targetValue: 20, window: '30s', granularity: '2s' },
+    },
+    staticRoutes: [
+      {
+        rules,
+        response: { bodyFromConfigMap: { name: 'pages', key: 'index.html' } },
+        responseMode: 'Always',
+      },
+      {
+        rules: [{ paths: [{ value: '/healthz' }] }],
+        response: { statusCode: 200 },
+        responseMode: 'WhenUnavailable',
+      },
+    ],
+  };
+  const gotIr = (await created(ir(ns, 'full', irSpec))) as { spec: Obj };
+  assert.deepEqual(gotIr.spec, irSpec);
+
+  const soSpec = {
+    hosts: ['a.example.com'],
+    pathPrefixes: ['/v1'],
+    headers: [{ name: 'x-a', value: '1' }],
+    scaleTargetRef: { name: 'app', kind: 'Deployment', apiVersion: 'apps/v1', service: 'app', port: 8080 },
+    coldStartTimeoutFailoverRef: { service: 'fb', portName: 'http', timeoutSeconds: 10 },
+    replicas: { min: 1, max: 9 },
+    targetPendingRequests: 50,
+    scaledownPeriod: 300,
+    initialCooldownPeriod: 60,
+    scalingMetric: { requestRate: { targetValue: 10, window: '2m', granularity: '5s' } },
+    timeouts: { conditionWait: '20s', responseHeader: '30s' },
+  };
+  const gotSo = (await created(httpso(ns, 'full', soSpec))) as { spec: Obj };
+  assert.deepEqual(gotSo.spec, soSpec);
+});

@@ -55,6 +55,7 @@ test('the informer caches objects, follows changes, and recovers after its watch
     namespace: ns,
     silenceTimeoutMs: 400,
     minBackoffMs: 50,
+    resyncPeriodMs: 300,
   });
   const seen: string[] = [];
   inf.on((e) => seen.push(`${e.type}:${e.object.metadata.name}`));
@@ -67,6 +68,9 @@ test('the informer caches objects, follows changes, and recovers after its watch
   await eventually('add event', () => seen.includes('added:during'));
   await client.patch(configMapKind, ns, 'before', { data: { a: '2' } }, 'merge');
   await eventually('update seen in cache', () => inf.get(ns, 'before')?.data?.a === '2');
+
+  // Resync re-announces every cached object, with nothing changed.
+  await eventually('resync events', () => seen.includes('resync:before'));
 
   // The watchdog: nothing happens in this namespace for longer than silenceTimeoutMs, so the watch
   // is restarted; changes made afterwards must still arrive.
