@@ -49,8 +49,9 @@ export const kedaStates = ['Ready', 'Processing', 'Warning', 'Error', 'Deleting'
 export type KedaState = (typeof kedaStates)[number];
 
 export type KedaStatus = {
-  state: KedaState;
-  served: 'True' | 'False';
+  /** Written by Kyma's keda-manager; optional here because that manager may not run (see the CRD). */
+  state?: KedaState;
+  served?: 'True' | 'False';
   kedaVersion?: string;
   conditions?: Condition[];
 };
