@@ -7,8 +7,9 @@
 // else 502. Beyond upstream, a connection refused before any request byte was sent is retried every
 // 50 ms against the next ready endpoint, within the request's budget (no 502 on the first request
 // after a cold start while a just-ready pod finishes binding its port).
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { PassThrough, type Readable } from 'node:stream';
 import { Agent, H2CClient, type Dispatcher } from 'undici';
 import { inboundResponseHeaders } from './headers.ts';
 import { writeError } from './responses.ts';
@@ -105,11 +106,12 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
   readonly #req: ProxyRequest;
   readonly #res: ProxyResponse;
   readonly #opts: ForwardOptions;
-  readonly #hasBody: boolean;
+  readonly #body: Readable | null;
   readonly #retryUntil: number;
   #controller: Dispatcher.DispatchController | undefined;
   #attempt = 0;
   #responded = false;
+  #pendingHead: { statusCode: number; headers: OutgoingHttpHeaders } | undefined;
   #done = false;
 
   constructor(forwarder: Forwarder, req: ProxyRequest, res: ProxyResponse, opts: ForwardOptions) {
@@ -117,7 +119,9 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
     this.#req = req;
     this.#res = res;
     this.#opts = opts;
-    this.#hasBody = requestHasBody(req);
+    // HTTP/2 requests go through a PassThrough: undici destroys a finished body stream, and destroying
+    // an Http2ServerRequest resets the whole stream, response included.
+    this.#body = !requestHasBody(req) ? null : 'stream' in req ? req.pipe(new PassThrough()) : req;
     this.#retryUntil = Number.isFinite(opts.retryUntil) ? opts.retryUntil : performance.now() + retryCapMs;
     res.once('close', this.#onClientClose);
     opts.signal?.addEventListener('abort', this.#onDeadline, { once: true });
@@ -132,7 +136,7 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
         path: req.url ?? '/',
         method: req.method ?? 'GET',
         headers: this.#opts.headers,
-        body: this.#hasBody ? req : null,
+        body: this.#body,
         headersTimeout: this.#opts.responseHeaderMs,
         bodyTimeout: 0,
       },
@@ -155,8 +159,17 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
   ): void {
     if (statusCode < 200) return; // 1xx informational: Node's server answers Expect itself.
     this.#responded = true;
+    const out = inboundResponseHeaders(headers);
+    const type = headers['content-type'];
+    if (typeof type === 'string' && type.startsWith('application/grpc') && 'stream' in this.#res) {
+      // gRPC over HTTP/2: hold the head until the first message or the end, so a "trailers-only"
+      // answer (an error status) leaves as one HEADERS frame with END_STREAM, as gRPC requires.
+      this.#pendingHead = { statusCode, headers: out };
+      this.#controller = controller;
+      return;
+    }
     const res = this.#res as ServerResponse;
-    res.writeHead(statusCode, inboundResponseHeaders(headers));
+    res.writeHead(statusCode, out);
     // Like Go: responses of unknown length (server-sent events, streams) reach the client at once;
     // the rest leave with their first body chunk (one write instead of two).
     if (headers['content-length'] === undefined) res.flushHeaders();
@@ -165,6 +178,10 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     const res = this.#res as ServerResponse;
+    if (this.#pendingHead) {
+      res.writeHead(this.#pendingHead.statusCode, this.#pendingHead.headers);
+      this.#pendingHead = undefined;
+    }
     if (!res.write(chunk)) {
       controller.pause();
       res.once('drain', () => controller.resume());
@@ -177,10 +194,23 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
   ): void {
     this.#finish();
     const res = this.#res as ServerResponse;
-    for (const _ in trailers) {
-      res.addTrailers(trailers as Record<string, string>);
-      break;
+    let copy: Record<string, string | string[]> | undefined;
+    // A plain copy: undici's object carries a Symbol(sensitiveHeaders) that HTTP/2 trailers reject.
+    for (const name in trailers) (copy ??= {})[name] = trailers[name] as string | string[];
+    const head = this.#pendingHead;
+    if (head) {
+      this.#pendingHead = undefined;
+      if (!copy && 'stream' in this.#res) {
+        const h2 = this.#res;
+        h2.stream.respond(
+          { ...h2.getHeaders(), ...head.headers, ':status': head.statusCode },
+          { endStream: true },
+        );
+        return;
+      }
+      res.writeHead(head.statusCode, head.headers);
     }
+    if (copy) res.addTrailers(copy as Record<string, string>);
     res.end();
   }
 
@@ -191,7 +221,7 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
       !this.#responded &&
       typeof code === 'string' &&
       connectErrorCodes.has(code) &&
-      !bodyTouched(this.#req) &&
+      !(this.#body as { readableDidRead?: boolean } | null)?.readableDidRead &&
       performance.now() + retryDelayMs < this.#retryUntil
     ) {
       // Nothing was sent (the connection never opened): safe to try again, next endpoint first.
@@ -239,8 +269,4 @@ function requestHasBody(req: ProxyRequest): boolean {
   const h = req.headers;
   const cl = h['content-length'];
   return (cl !== undefined && cl !== '0') || h['transfer-encoding'] !== undefined;
-}
-
-function bodyTouched(req: ProxyRequest): boolean {
-  return (req as { readableDidRead?: boolean }).readableDidRead === true;
 }

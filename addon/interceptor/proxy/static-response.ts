@@ -3,12 +3,11 @@
 // negotiation, a self-refreshing HTML page for browsers and 503 + Retry-After for API clients.
 import { extname } from 'node:path';
 import type { ServerResponse } from 'node:http';
+import { responseBodyLabel } from '../../api/index.ts';
 import type { ObjectStore } from '../../shared/store/store.ts';
 import type { StaticResponse } from '../routing/route.ts';
 import type { ProxyRequest, ProxyResponse } from './forward.ts';
 import { writeError } from './responses.ts';
-
-export const responseBodyLabel = 'http.keda.sh/response-body';
 
 /** Go's mime.TypeByExtension for the types a ConfigMap page is likely to hold. */
 const mimeTypes: Record<string, string> = {

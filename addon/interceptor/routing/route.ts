@@ -57,6 +57,9 @@ export interface Route {
 }
 
 // ---- conversion from stored objects (plain JSON read from the API server or the YAML file) ----
+// The shapes are addon/api's InterceptorRoute and HTTPScaledObject; they are read defensively here
+// because `--from-file` objects never went through the CRD schema. Two fields beyond upstream are
+// read as well: spec.coldStart.maxPendingRequests and spec.coldStart.placeholder.contentNegotiation.
 
 type Json = Record<string, unknown>;
 

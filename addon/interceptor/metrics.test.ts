@@ -1,0 +1,76 @@
+// Metrics and the access log, read back from a running interceptor's real /metrics endpoint.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  endpointSlice,
+  interceptorRoute,
+  quietLogger,
+  request,
+  service,
+  startBackend,
+  startTestInterceptor,
+} from './testing/harness.ts';
+
+test('upstream metric names, labels and buckets; unmatched requests have empty route labels; access log line', async () => {
+  const backend = await startBackend((_req, res) => res.end('ok'));
+  const lines: string[] = [];
+  const ic = await startTestInterceptor(
+    [
+      interceptorRoute(
+        'app',
+        { target: { service: 'app', port: 80 }, rules: [{ hosts: ['app.test'] }] },
+        'team',
+      ),
+      service('app', [{ name: 'http', port: 80 }], 'team'),
+      endpointSlice('app', [{ ip: '127.0.0.1' }], backend.port, 'http', 'team'),
+    ],
+    { KEDA_HTTP_LOG_REQUESTS: 'true' },
+    quietLogger(lines),
+  );
+  try {
+    await request(ic.url('/x?secret=1'), {
+      headers: { host: 'app.test', 'user-agent': 'ua/1', referer: 'http://r/' },
+    });
+    await request(ic.url('/'), { method: 'PURGE', headers: { host: 'app.test' } });
+    await request(ic.url('/'), { headers: { host: 'unknown.test' } });
+    const m = await request(`http://127.0.0.1:${ic.running.metricsPort}/metrics`);
+    assert.equal(m.status, 200);
+    const text = m.body;
+    assert.match(
+      text,
+      /# HELP interceptor_request_count_total Total requests processed by the interceptor proxy/,
+    );
+    assert.match(
+      text,
+      /interceptor_request_count_total\{code="200",method="GET",route_name="app",route_namespace="team"\} 1/,
+    );
+    assert.match(
+      text,
+      /interceptor_request_count_total\{code="200",method="_OTHER",route_name="app",route_namespace="team"\} 1/,
+    );
+    assert.match(
+      text,
+      /interceptor_request_count_total\{code="404",method="GET",route_name="",route_namespace=""\} 1/,
+    );
+    assert.match(
+      text,
+      /interceptor_request_duration_seconds_bucket\{le="0.075",code="200",method="GET",route_name="app",route_namespace="team"\} 1/,
+    );
+    assert.match(text, /le="7.5"/);
+    assert.match(text, /# HELP interceptor_request_concurrency Concurrent requests at the interceptor proxy/);
+    assert.match(text, /interceptor_request_concurrency\{route_name="app",route_namespace="team"\} 0/);
+    assert.match(text, /process_cpu_user_seconds_total/);
+    await new Promise((r) => setTimeout(r, 20));
+    const access = lines
+      .map((l) => JSON.parse(l) as { message: string; access?: boolean })
+      .filter((l) => l.access);
+    assert.equal(access.length, 3);
+    assert.match(
+      access[0]?.message ?? '',
+      /^127\.0\.0\.1:\d+ - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/x HTTP\/1\.1" 200 2 "http:\/\/r\/" "ua\/1"$/,
+    );
+  } finally {
+    await ic.close();
+    await backend.close();
+  }
+});
