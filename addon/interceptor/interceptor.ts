@@ -58,9 +58,12 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
   const table = new LiveRouteTable(store, queue, log, config.watchNamespace);
   const ready = new ReadyEndpointsCache(store);
   const targets = new TargetResolver(store);
+  // TLS material is loaded before anything listens: a bad certificate stops the start, as upstream.
+  const tlsOptions = config.tls.enabled ? await loadTlsOptions(config.tls) : undefined;
   const forwarder = new Forwarder({
     connectTimeoutMs: config.connectTimeoutMs,
     forceHttp2: config.forceHttp2,
+    ...(tlsOptions ? { tls: { ca: tlsOptions.ca, skipVerify: config.tls.skipVerify } } : {}),
   });
   let draining = false;
 
@@ -103,12 +106,12 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
       started.push(await listen({ '/metrics': metricsRoute(registry) }, config.metricsPort, host));
     const proxyPort = await servers.listenPlain(config.proxyPort, host);
     let tlsPort: number | undefined;
-    if (config.tls.enabled) {
+    if (tlsOptions) {
       // The TLS listener shares everything but the upstream scheme (https, SNI svc.ns).
       const secure = new ProxyHandler(deps, 'https');
       tlsPort = await servers.listenTls(
         config.tls.port,
-        await loadTlsOptions(config.tls),
+        tlsOptions,
         host,
         secure.handle,
         new UpgradeProxy(deps, 'https').handle,

@@ -9,8 +9,11 @@
 // after a cold start while a just-ready pod finishes binding its port).
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Socket } from 'node:net';
 import { PassThrough, type Readable } from 'node:stream';
-import { Agent, H2CClient, type Dispatcher } from 'undici';
+import { X509Certificate } from 'node:crypto';
+import { checkServerIdentity, rootCertificates, type TLSSocket } from 'node:tls';
+import { Agent, H2CClient, buildConnector, type Dispatcher } from 'undici';
 import { inboundResponseHeaders } from './headers.ts';
 import { writeError } from './responses.ts';
 
@@ -21,12 +24,16 @@ export interface ForwarderOptions {
   connectTimeoutMs: number;
   /** Used for h2/h2c to every backend (Kyma's KEDA_HTTP_FORCE_HTTP2). */
   forceHttp2: boolean;
+  /** Upstream TLS (TLS listener only): extra trusted CAs and KEDA_HTTP_PROXY_TLS_SKIP_VERIFY. */
+  tls?: { ca: (string | Buffer)[]; skipVerify: boolean };
 }
 
 export interface ForwardOptions {
   /** Picks the origin for attempt n (0-based): direct-pod routing rotates through ready endpoints. */
   origin: (attempt: number) => string;
   h2c: boolean;
+  /** For https origins: the SNI and verified name, upstream's "svc.ns" (never the client's Host). */
+  serverName?: string;
   headers: string[];
   /** 0 = no response-header timeout. */
   responseHeaderMs: number;
@@ -66,8 +73,13 @@ export class Forwarder {
   readonly #http1: Agent;
   readonly #h2c: Agent;
   readonly #forceHttp2: boolean;
+  readonly #opts: ForwarderOptions;
+  readonly #common: Agent.Options;
+  /** One https Agent per server name, since undici would otherwise take SNI from the Host header. */
+  readonly #tlsAgents = new Map<string, Agent>();
 
   constructor(opts: ForwarderOptions) {
+    this.#opts = opts;
     const common = {
       // 0 = no dial timeout (undici's own 10s default would otherwise apply).
       connect: { timeout: opts.connectTimeoutMs > 0 ? opts.connectTimeoutMs : 24 * 3600_000 },
@@ -79,6 +91,7 @@ export class Forwarder {
       // blocks another request behind a pool limit.
       connections: null,
     };
+    this.#common = common;
     this.#http1 = new Agent(common);
     this.#h2c = new Agent({
       ...common,
@@ -91,12 +104,56 @@ export class Forwarder {
     new ForwardAttempt(this, req, res, opts).start(0);
   }
 
-  dispatcher(h2c: boolean): Agent {
+  dispatcher(h2c: boolean, serverName: string | undefined): Agent {
+    if (serverName !== undefined) return this.#tlsAgent(serverName);
     return h2c || this.#forceHttp2 ? this.#h2c : this.#http1;
   }
 
+  #tlsAgent(serverName: string): Agent {
+    let agent = this.#tlsAgents.get(serverName);
+    if (!agent) {
+      const t = this.#opts.tls;
+      const skipVerify = t?.skipVerify ?? false;
+      // Verification is done below rather than by OpenSSL alone: like Go, a certificate the
+      // interceptor itself loaded is trusted as it is, even when it is a leaf (not a CA).
+      const trusted = new Set((t?.ca ?? []).map((pem) => new X509Certificate(pem).fingerprint256));
+      const connector = buildConnector({
+        timeout: this.#opts.connectTimeoutMs > 0 ? this.#opts.connectTimeoutMs : 24 * 3600_000,
+        ca: [...rootCertificates, ...(t?.ca ?? [])],
+        rejectUnauthorized: false,
+        allowH2: true,
+        preferH2: true,
+        // Every handshake is verified below; a resumed session would carry no certificate to check.
+        maxCachedSessions: 0,
+      } as buildConnector.BuildOptions);
+      agent = new Agent({
+        ...this.#common,
+        allowH2: true,
+        connect: (o, cb) =>
+          connector({ ...o, servername: serverName }, (err, socket) => {
+            if (err) return cb(err, null);
+            if (skipVerify || socket === null) return cb(null, socket as Socket);
+            const s = socket as TLSSocket;
+            const peer = s.getPeerCertificate();
+            const chainOk = s.authorized || trusted.has(peer.fingerprint256);
+            const nameErr = checkServerIdentity(serverName, peer);
+            if (chainOk && nameErr === undefined) return cb(null, s);
+            s.destroy();
+            const reason = chainOk ? (nameErr?.message ?? '') : String(s.authorizationError);
+            cb(new Error(`backend certificate for ${serverName} is not trusted: ${reason}`), null);
+          }),
+      });
+      this.#tlsAgents.set(serverName, agent);
+    }
+    return agent;
+  }
+
   async close(): Promise<void> {
-    await Promise.allSettled([this.#http1.close(), this.#h2c.close()]);
+    await Promise.allSettled([
+      this.#http1.close(),
+      this.#h2c.close(),
+      ...[...this.#tlsAgents.values()].map((a) => a.close()),
+    ]);
   }
 }
 
@@ -130,7 +187,7 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
   start(attempt: number): void {
     this.#attempt = attempt;
     const req = this.#req;
-    this.#forwarder.dispatcher(this.#opts.h2c).dispatch(
+    this.#forwarder.dispatcher(this.#opts.h2c, this.#opts.serverName).dispatch(
       {
         origin: this.#opts.origin(attempt),
         path: req.url ?? '/',

@@ -274,6 +274,7 @@ export class ProxyHandler {
     d.forwarder.forward(req, res, {
       origin: pick,
       h2c,
+      ...(scheme === 'https' ? { serverName: target.serverName } : {}),
       headers: outboundHeaders(req.rawHeaders, { clientIp: clientIp(req), proto: scheme }),
       responseHeaderMs: responseHeaderTimeoutMs(route, d.config),
       signal: deadline,
