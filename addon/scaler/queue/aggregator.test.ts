@@ -164,9 +164,33 @@ test('stream events update a pod between polls, are counted once, and beat older
   assert.equal(agg.concurrency('ns/new'), 2);
 });
 
-test('parseQueueCounts says what is wrong with a bad answer', () => {
-  assert.throws(() => parseQueueCounts('<html>'), /not JSON/);
-  assert.throws(() => parseQueueCounts('[]'), /not a JSON object/);
-  assert.throws(() => parseQueueCounts('{"ns/r":{"Concurrency":"3"}}'), /entry "ns\/r"/);
-  assert.throws(() => parseQueueCounts('{"ns/r":{"Concurrency":-1,"RequestCount":0}}'), /entry "ns\/r"/);
+test('a changed key set is matched by key, not by position', () => {
+  const agg = new QueueAggregator({ staleAfterMs: 5_000 });
+  agg.applyPoll(
+    [A],
+    [answer(A, '{"ns/a":{"Concurrency":1,"RequestCount":10},"ns/c":{"Concurrency":1,"RequestCount":30}}')],
+    0,
+  );
+  // ns/b appears between the two; ns/c moves from index 1 to index 2.
+  const out = agg.applyPoll(
+    [A],
+    [
+      answer(
+        A,
+        '{"ns/a":{"Concurrency":1,"RequestCount":11},"ns/b":{"Concurrency":2,"RequestCount":5},"ns/c":{"Concurrency":0,"RequestCount":33}}',
+      ),
+    ],
+    500,
+  );
+  assert.deepEqual(Object.fromEntries(out.deltas), { 'ns/a': 1, 'ns/c': 3 });
+  assert.equal(agg.concurrency('ns/b'), 2);
+  assert.equal(agg.totalConcurrency(), 3);
+  // And back to the first set: ns/b is forgotten, the others keep counting.
+  const back = agg.applyPoll(
+    [A],
+    [answer(A, '{"ns/a":{"Concurrency":0,"RequestCount":12},"ns/c":{"Concurrency":0,"RequestCount":34}}')],
+    1_000,
+  );
+  assert.deepEqual(Object.fromEntries(back.deltas), { 'ns/a': 1, 'ns/c': 1 });
+  assert.deepEqual([...agg.keys()].sort(), ['ns/a', 'ns/c']);
 });

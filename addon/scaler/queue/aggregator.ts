@@ -8,6 +8,10 @@
 //   - pods that left the EndpointSlice are forgotten.
 // Beyond upstream: a silent pod's last concurrency is trusted for `staleAfterMs` only, and the
 // interceptors' change streams can update a pod's numbers between polls (applyEvent).
+//
+// Cost: at 10,000 routes x 50 pods a tick folds in 500,000 entries. Each pod keeps its entries in
+// the order it last sent them (interceptors send sorted keys), so an unchanged key set is matched
+// by position, without a hash lookup, and every entry points straight at its route's totals.
 import type { QueueCounts } from './queue-counts.ts';
 
 export interface PodPollResult {
@@ -20,7 +24,7 @@ export interface PodPollResult {
 }
 
 export interface PollOutcome {
-  /** Requests per route since the previous look (keys with no new requests may be absent). */
+  /** Requests per route since the previous look (routes with no new requests are absent). */
   deltas: Map<string, number>;
   answered: number;
   /** Listed pods that did not answer but whose last concurrency is still counted. */
@@ -29,16 +33,31 @@ export interface PollOutcome {
   silentExpired: number;
 }
 
+/** One route's numbers summed over the pods. */
+interface RouteTotals {
+  /** The route key, stored once and shared by every pod's entry. */
+  key: string;
+  concurrency: number;
+  delta: number;
+  /** The last poll generation in which some listed pod reported the route. */
+  seen: number;
+}
+
+/** One pod's view of one route. */
 interface KeyState {
+  key: string;
+  route: RouteTotals;
   concurrency: number;
   requestCount: number;
   /** When a stream event last set this entry (-Infinity: never). */
   eventAtMs: number;
-  generation: number;
 }
 
 interface PodState {
-  keys: Map<string, KeyState>;
+  /** Entries by key; built only when needed (the key set changed, a stream event). */
+  byKey: Map<string, KeyState> | undefined;
+  /** Entries in the order of the pod's last answer. */
+  order: KeyState[];
   lastAnsweredMs: number;
   /** Whether this pod's concurrency is part of the totals right now. */
   counted: boolean;
@@ -47,7 +66,7 @@ interface PodState {
 export class QueueAggregator {
   readonly staleAfterMs: number;
   readonly #pods = new Map<string, PodState>();
-  #totals = new Map<string, number>();
+  readonly #routes = new Map<string, RouteTotals>();
   #totalConcurrency = 0;
   #generation = 0;
 
@@ -63,9 +82,11 @@ export class QueueAggregator {
     const generation = ++this.#generation;
     const listedSet = new Set(listed);
     for (const pod of this.#pods.keys()) if (!listedSet.has(pod)) this.#pods.delete(pod);
+    for (const route of this.#routes.values()) {
+      route.concurrency = 0;
+      route.delta = 0;
+    }
 
-    const deltas = new Map<string, number>();
-    const totals = new Map<string, number>();
     const answeredPods = new Set<string>();
     for (const r of results) {
       if (r.counts === undefined || !listedSet.has(r.pod)) continue;
@@ -73,63 +94,156 @@ export class QueueAggregator {
       let state = this.#pods.get(r.pod);
       const isNewPod = state === undefined;
       if (state === undefined) {
-        state = { keys: new Map(), lastAnsweredMs: nowMs, counted: true };
+        state = { byKey: undefined, order: [], lastAnsweredMs: nowMs, counted: true };
         this.#pods.set(r.pod, state);
       }
       state.lastAnsweredMs = nowMs;
       state.counted = true;
-      const keys = state.keys;
-      for (const key in r.counts) {
-        const cur = r.counts[key] as { Concurrency: number; RequestCount: number };
-        let entry = keys.get(key);
-        if (entry === undefined) {
-          entry = {
-            concurrency: cur.Concurrency,
-            requestCount: cur.RequestCount,
-            eventAtMs: -Infinity,
-            generation,
-          };
-          keys.set(key, entry);
-        } else {
-          entry.generation = generation;
-          if (entry.eventAtMs < r.startedAtMs) {
-            if (!isNewPod) {
-              let delta = cur.RequestCount - entry.requestCount;
-              if (delta < 0) delta = cur.RequestCount; // the pod restarted and counts from 0 again
-              if (delta > 0) deltas.set(key, (deltas.get(key) ?? 0) + delta);
-            }
-            entry.concurrency = cur.Concurrency;
-            entry.requestCount = cur.RequestCount;
-          }
-          // else: a stream event reached us after this fetch began, so it is newer; keep it.
-        }
-        totals.set(key, (totals.get(key) ?? 0) + entry.concurrency);
-      }
-      // Keys this pod no longer reports (route deleted) are forgotten.
-      for (const [key, entry] of keys) if (entry.generation !== generation) keys.delete(key);
+      this.#foldAnswer(state, r.counts, r.startedAtMs, isNewPod, generation);
     }
 
     let silentTrusted = 0;
     let silentExpired = 0;
     for (const [pod, state] of this.#pods) {
       if (answeredPods.has(pod)) continue;
-      if (nowMs - state.lastAnsweredMs <= this.staleAfterMs) {
-        silentTrusted++;
-        state.counted = true;
-        for (const [key, entry] of state.keys) totals.set(key, (totals.get(key) ?? 0) + entry.concurrency);
-      } else {
-        silentExpired++;
-        state.counted = false;
-        // Its keys still exist as far as the route list goes, with no concurrency from it.
-        for (const key of state.keys.keys()) if (!totals.has(key)) totals.set(key, 0);
+      const trusted = nowMs - state.lastAnsweredMs <= this.staleAfterMs;
+      if (trusted) silentTrusted++;
+      else silentExpired++;
+      state.counted = trusted;
+      // An expired pod's routes still exist as far as the route list goes, with nothing from it.
+      for (const e of state.order) {
+        e.route.seen = generation;
+        if (trusted) e.route.concurrency += e.concurrency;
       }
     }
 
-    this.#totals = totals;
-    let sum = 0;
-    for (const v of totals.values()) sum += v;
-    this.#totalConcurrency = sum;
+    const deltas = new Map<string, number>();
+    let total = 0;
+    for (const [key, route] of this.#routes) {
+      if (route.seen !== generation) {
+        this.#routes.delete(key);
+        continue;
+      }
+      total += route.concurrency;
+      if (route.delta > 0) deltas.set(key, route.delta);
+    }
+    this.#totalConcurrency = total;
     return { deltas, answered: answeredPods.size, silentTrusted, silentExpired };
+  }
+
+  #foldAnswer(
+    state: PodState,
+    counts: QueueCounts,
+    startedAtMs: number,
+    isNewPod: boolean,
+    generation: number,
+  ): void {
+    const { keys, concurrency, requestCount } = counts;
+    const previous = state.order;
+    let sameOrder = keys.length === previous.length;
+    const order: KeyState[] = sameOrder ? previous : new Array<KeyState>(keys.length);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      const c = concurrency[i] as number;
+      const n = requestCount[i] as number;
+      let e = sameOrder ? previous[i] : undefined;
+      if (e === undefined || e.key !== key) {
+        if (sameOrder) {
+          // The key set changed: from here on, look entries up by key and build a new order.
+          sameOrder = false;
+          const rebuilt = new Array<KeyState>(keys.length);
+          for (let j = 0; j < i; j++) rebuilt[j] = order[j] as KeyState;
+          return this.#foldByKey(state, counts, startedAtMs, isNewPod, generation, rebuilt, i);
+        }
+        e = this.#index(state).get(key);
+      }
+      if (e === undefined) {
+        e = this.#entry(key, c, n, -Infinity);
+      } else if (e.eventAtMs < startedAtMs) {
+        if (!isNewPod) {
+          let delta = n - e.requestCount;
+          if (delta < 0) delta = n; // the pod restarted and counts from 0 again
+          e.route.delta += delta;
+        }
+        e.concurrency = c;
+        e.requestCount = n;
+      }
+      // else: a stream event reached us after this fetch began, so it is newer; keep it.
+      e.route.concurrency += e.concurrency;
+      e.route.seen = generation;
+      order[i] = e;
+    }
+    if (!sameOrder) this.#setOrder(state, order);
+  }
+
+  /** The slow path of #foldAnswer, from index `from` on, when the key set differs from last time. */
+  #foldByKey(
+    state: PodState,
+    counts: QueueCounts,
+    startedAtMs: number,
+    isNewPod: boolean,
+    generation: number,
+    order: KeyState[],
+    from: number,
+  ): void {
+    const { keys, concurrency, requestCount } = counts;
+    const index = this.#index(state);
+    for (let i = from; i < keys.length; i++) {
+      const key = keys[i] as string;
+      const c = concurrency[i] as number;
+      const n = requestCount[i] as number;
+      let e = index.get(key);
+      if (e === undefined) {
+        e = this.#entry(key, c, n, -Infinity);
+      } else {
+        // A route deleted and re-created keeps its pod entry but must point at live totals.
+        e.route = this.#route(key);
+        if (e.eventAtMs < startedAtMs) {
+          if (!isNewPod) {
+            let delta = n - e.requestCount;
+            if (delta < 0) delta = n;
+            e.route.delta += delta;
+          }
+          e.concurrency = c;
+          e.requestCount = n;
+        }
+      }
+      e.route.concurrency += e.concurrency;
+      e.route.seen = generation;
+      order[i] = e;
+    }
+    this.#setOrder(state, order);
+  }
+
+  /** Adopts a new order; keys the pod no longer reports (routes deleted) are forgotten. */
+  #setOrder(state: PodState, order: KeyState[]): void {
+    state.order = order;
+    state.byKey = undefined;
+  }
+
+  #index(state: PodState): Map<string, KeyState> {
+    if (state.byKey === undefined) {
+      state.byKey = new Map();
+      for (const e of state.order) state.byKey.set(e.key, e);
+    }
+    return state.byKey;
+  }
+
+  #entry(key: string, concurrency: number, requestCount: number, eventAtMs: number): KeyState {
+    const route = this.#route(key);
+    return { key: route.key, route, concurrency, requestCount, eventAtMs };
+  }
+
+  #route(key: string): RouteTotals {
+    let route = this.#routes.get(key);
+    if (route === undefined) {
+      // A key parsed from a /queue body is a slice of that ~0.5 MiB body; copying it lets the
+      // body be freed instead of being kept alive by the key for as long as the route exists.
+      const own = Buffer.from(key, 'utf8').toString('utf8');
+      route = { key: own, concurrency: 0, delta: 0, seen: this.#generation };
+      this.#routes.set(own, route);
+    }
+    return route;
   }
 
   /**
@@ -140,26 +254,28 @@ export class QueueAggregator {
     let state = this.#pods.get(pod);
     if (state === undefined) {
       // A stream can speak before the first poll of a new pod: the pod is alive, so count it.
-      state = { keys: new Map(), lastAnsweredMs: nowMs, counted: true };
+      state = { byKey: undefined, order: [], lastAnsweredMs: nowMs, counted: true };
       this.#pods.set(pod, state);
     }
     let delta = 0;
-    let entry = state.keys.get(key);
-    const before = entry?.concurrency ?? 0;
-    if (entry === undefined) {
-      entry = { concurrency, requestCount, eventAtMs: nowMs, generation: this.#generation };
-      state.keys.set(key, entry);
+    const index = this.#index(state);
+    let e = index.get(key);
+    const before = e?.concurrency ?? 0;
+    if (e === undefined) {
+      e = this.#entry(key, concurrency, requestCount, nowMs);
+      index.set(e.key, e);
+      state.order = [...state.order, e];
     } else {
       // Events and polls can cross on the wire; a count older than what we hold adds nothing.
-      if (requestCount >= entry.requestCount) {
-        delta = requestCount - entry.requestCount;
-        entry.requestCount = requestCount;
+      if (requestCount >= e.requestCount) {
+        delta = requestCount - e.requestCount;
+        e.requestCount = requestCount;
       }
-      entry.concurrency = concurrency;
-      entry.eventAtMs = nowMs;
+      e.concurrency = concurrency;
+      e.eventAtMs = nowMs;
     }
     if (state.counted) {
-      this.#totals.set(key, (this.#totals.get(key) ?? 0) + concurrency - before);
+      e.route.concurrency += concurrency - before;
       this.#totalConcurrency += concurrency - before;
     }
     return delta;
@@ -167,7 +283,7 @@ export class QueueAggregator {
 
   /** Concurrency of one route summed over the counted pods (0 when unknown). */
   concurrency(key: string): number {
-    return this.#totals.get(key) ?? 0;
+    return this.#routes.get(key)?.concurrency ?? 0;
   }
 
   /** Concurrency summed over every route and pod: what the interceptors scale on. */
@@ -177,7 +293,7 @@ export class QueueAggregator {
 
   /** Every route key some listed pod reported. */
   keys(): IterableIterator<string> {
-    return this.#totals.keys();
+    return this.#routes.keys();
   }
 
   get podCount(): number {
