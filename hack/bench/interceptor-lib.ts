@@ -1,0 +1,157 @@
+// Helpers shared by the interceptor benchmarks: pinned child processes, wrk runs, a fixed-rate
+// latency probe, and RSS readings. Everything targets 127.0.0.1 and is bounded in time and count.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { Pool } from 'undici';
+
+export const nodeBin = process.execPath;
+
+/** Starts `cmd` pinned to `cpus` (taskset) with a raised fd limit; resolves once `ready` matches a stdout line. */
+export async function startPinned(
+  name: string,
+  cpus: string,
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; ready: RegExp; timeoutMs?: number; stderrReady?: boolean },
+): Promise<{ child: ChildProcess; match: RegExpMatchArray; stop(): Promise<void> }> {
+  const child = spawn('prlimit', ['--nofile=200000', '--', 'taskset', '-c', cpus, cmd, ...args], {
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
+    const t = setTimeout(
+      () => reject(new Error(`${name} did not start in time:\n${lines.slice(-20).join('\n')}`)),
+      opts.timeoutMs ?? 30_000,
+    );
+    const onLine = (line: string): void => {
+      lines.push(line);
+      const m = opts.ready.exec(line);
+      if (m) {
+        clearTimeout(t);
+        resolve(m);
+      }
+    };
+    createInterface({ input: child.stdout! }).on('line', onLine);
+    createInterface({ input: child.stderr! }).on('line', onLine);
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`${name} exited with ${code}:\n${lines.slice(-20).join('\n')}`));
+    });
+  });
+  child.removeAllListeners('exit');
+  return {
+    child,
+    match,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
+  };
+}
+
+/** The pid of the real process behind prlimit/taskset (they exec, so it is the same pid). */
+export function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return kb / 1024;
+}
+
+export interface WrkResult {
+  rps: number;
+  p50ms: number;
+  p99ms: number;
+  errors: number;
+}
+
+function toMs(v: string): number {
+  const m = /([\d.]+)(us|ms|s)/.exec(v);
+  if (!m) return NaN;
+  const n = Number(m[1]);
+  return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
+}
+
+/** wrk on core `cpus`, bounded by `seconds`. `script` is an optional Lua file. */
+export function wrk(
+  url: string,
+  opts: { host?: string; connections: number; seconds: number; cpus: string; script?: string },
+): WrkResult {
+  const args = [
+    '-c',
+    String(opts.cpus),
+    'wrk',
+    '-t1',
+    `-c${opts.connections}`,
+    `-d${opts.seconds}s`,
+    '--latency',
+  ];
+  if (opts.host) args.push('-H', `Host: ${opts.host}`);
+  if (opts.script) args.push('-s', opts.script);
+  args.push(url);
+  const out = execFileSync('taskset', args, { encoding: 'utf8', timeout: (opts.seconds + 30) * 1000 });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  const p50 = toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
+  const p99 = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const errors = non2xx + (sock ? Number(sock[1]) + Number(sock[2]) + Number(sock[3]) + Number(sock[4]) : 0);
+  return { rps, p50ms: p50, p99ms: p99, errors };
+}
+
+/** Open-loop load at a fixed rate: latencies are measured from the scheduled send time (no coordinated omission). */
+export async function fixedRate(
+  url: string,
+  opts: { host?: string; rps: number; seconds: number; connections?: number },
+): Promise<{ p50ms: number; p99ms: number; errors: number; sent: number }> {
+  const u = new URL(url);
+  const pool = new Pool(u.origin, { connections: opts.connections ?? 64, pipelining: 1 });
+  const total = opts.rps * opts.seconds;
+  const lat: number[] = [];
+  let errors = 0;
+  const t0 = performance.now();
+  const inflight: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const scheduled = t0 + (i * 1000) / opts.rps;
+    const wait = scheduled - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    inflight.push(
+      pool
+        .request({ path: u.pathname, method: 'GET', headers: opts.host ? { host: opts.host } : {} })
+        .then(async (r) => {
+          await r.body.dump();
+          if (r.statusCode !== 200) errors++;
+          lat.push(performance.now() - scheduled);
+        })
+        .catch(() => {
+          errors++;
+        }),
+    );
+    if (inflight.length > 5000) await Promise.all(inflight.splice(0, 1000));
+  }
+  await Promise.all(inflight);
+  await pool.close();
+  lat.sort((a, b) => a - b);
+  const q = (p: number): number => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN;
+  return { p50ms: q(0.5), p99ms: q(0.99), errors, sent: total };
+}
+
+export async function waitFor(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const t0 = performance.now();
+  while (performance.now() - t0 < timeoutMs) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export function round(n: number, digits = 0): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
