@@ -1,5 +1,7 @@
 // The gRPC server KEDA talks to: externalscaler.ExternalScaler, grpc.health.v1.Health (services
 // "liveness" and "readiness") and server reflection, as upstream registers them.
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -20,6 +22,14 @@ import { ScalerError, isActive, metricSpecs, metricValues, type ScalerView } fro
 export const externalScalerProtoPath = fileURLToPath(
   new URL('../proto/externalscaler.proto', import.meta.url),
 );
+
+// The reflection services' own protos, so that listing services shows them as grpc-go does
+// (`grpcurl list` gives the same answer for this scaler and upstream's).
+const reflectionProtoDir = join(
+  dirname(createRequire(import.meta.url).resolve('@grpc/reflection/package.json')),
+  'build/proto',
+);
+const reflectionProtos = ['grpc/reflection/v1/reflection.proto', 'grpc/reflection/v1alpha/reflection.proto'];
 
 const loaderOptions: protoLoader.Options = {
   keepCase: true,
@@ -49,7 +59,10 @@ export interface GrpcServerOptions {
 
 export async function startGrpcServer(opts: GrpcServerOptions): Promise<ScalerGrpcServer> {
   const { view, streams, log } = opts;
-  const definition = protoLoader.loadSync([externalScalerProtoPath, healthProtoPath], loaderOptions);
+  const definition = protoLoader.loadSync([externalScalerProtoPath, healthProtoPath, ...reflectionProtos], {
+    ...loaderOptions,
+    includeDirs: [reflectionProtoDir],
+  });
   const loaded = grpc.loadPackageDefinition(definition) as unknown as {
     externalscaler: { ExternalScaler: grpc.ServiceClientConstructor };
   };
