@@ -29,7 +29,10 @@ export class RateWindows {
       this.#ensure(key).record(nowMs, deltas.get(key) ?? 0);
     }
     for (const key of this.#buckets.keys()) {
-      if (!seen.has(key)) this.#buckets.delete(key);
+      if (!seen.has(key)) {
+        this.#buckets.delete(key);
+        this.#configured.delete(key); // the store still knows the route's window if it returns
+      }
     }
   }
 

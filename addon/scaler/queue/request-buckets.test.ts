@@ -75,9 +75,25 @@ test('RateWindows keeps history unless the window changes, and drops keys that a
   w.recordTick(t0 + 1_000, ['a/r'], new Map([['a/r', 4]]));
   assert.equal(w.rate('a/r', t0 + 1_000, 10_000, 1_000), 4);
   assert.equal(w.size, 1, 'b/r was not reported in the last tick');
-  // A key that disappears and returns gets the window it was configured with, not the default.
-  w.recordTick(t0 + 2_000, [], new Map());
-  w.recordTick(t0 + 3_000, ['a/r'], new Map([['a/r', 2]]));
-  assert.equal(w.rate('a/r', t0 + 3_000, 10_000, 1_000), 2);
   assert.equal(w.rate('x/unknown', t0, 60_000, 1_000), 0);
+});
+
+test("RateWindows starts a new key with the route's own window, so the first GetMetrics keeps history", () => {
+  const w = new RateWindows((key) =>
+    key === 'a/r' ? { windowMs: 10_000, granularityMs: 1_000 } : undefined,
+  );
+  w.recordTick(
+    t0,
+    ['a/r', 'b/r'],
+    new Map([
+      ['a/r', 3],
+      ['b/r', 3],
+    ]),
+  );
+  assert.equal(w.rate('a/r', t0, 10_000, 1_000), 3);
+  assert.equal(w.rate('b/r', t0, 10_000, 1_000), 0, 'b/r started with the defaults and was replaced');
+  // The key disappears (an interceptor restart) and returns: still the route's window.
+  w.recordTick(t0 + 1_000, [], new Map());
+  w.recordTick(t0 + 2_000, ['a/r'], new Map([['a/r', 2]]));
+  assert.equal(w.rate('a/r', t0 + 2_000, 10_000, 1_000), 2);
 });
