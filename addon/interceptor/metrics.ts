@@ -1,7 +1,10 @@
 // The interceptor's Prometheus metrics, with upstream's names, labels, HELP texts and buckets (§2.12),
-// plus held-request gauges for bounded holding. Label children are cached per label set, so a
-// request does a Map lookup instead of prom-client's per-call label hashing.
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+// plus held-request metrics for bounded holding.
+//
+// The three per-request series are kept in plain objects found by one Map lookup and exposed to
+// prom-client as collectors read at scrape time: prom-client's labelled children re-hash their
+// labels on every observation, which is measurable at tens of thousands of requests per second.
+import { Counter, Gauge, type Registry } from 'prom-client';
 
 const knownMethods = new Set([
   'CONNECT',
@@ -14,45 +17,110 @@ const knownMethods = new Set([
   'PUT',
   'TRACE',
 ]);
+export const durationBuckets = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 
 export function normalizeMethod(method: string): string {
   return knownMethods.has(method) ? method : '_OTHER';
 }
 
-interface RequestChildren {
-  count: Counter.Internal;
-  duration: Histogram.Internal<string>;
+interface RequestSeries {
+  labels: { code: string; method: string; route_name: string; route_namespace: string };
+  count: number;
+  sum: number;
+  /** Non-cumulative counts per bucket; the last slot is +Inf. */
+  buckets: Float64Array;
+}
+
+/** A route's in-flight gauge; handlers hold the object and add to `value` directly. */
+export interface ConcurrencyGauge {
+  labels: { route_name: string; route_namespace: string };
+  value: number;
+}
+
+interface MetricValue {
+  labels: Record<string, string | number>;
+  value: number;
+  metricName?: string;
+}
+
+/** The shape prom-client's Registry reads from a metric at scrape time. */
+function collector(
+  name: string,
+  help: string,
+  type: 'counter' | 'gauge' | 'histogram',
+  values: () => MetricValue[],
+): object {
+  return {
+    name,
+    help,
+    type,
+    aggregator: 'sum',
+    get: () => ({ name, help, type, aggregator: 'sum', values: values() }),
+    reset: () => {},
+  };
 }
 
 export class InterceptorMetrics {
-  readonly #count: Counter<string>;
-  readonly #duration: Histogram<string>;
-  readonly #concurrency: Gauge<string>;
+  /** route key ("" for unmatched) -> "code method" -> series */
+  readonly #requests = new Map<string, Map<string, RequestSeries>>();
+  readonly #concurrency = new Map<string, ConcurrencyGauge>();
   readonly pending: Gauge<string>;
   readonly rejected: Counter<string>;
-  readonly #children = new Map<string, RequestChildren>();
-  readonly #concurrencyChildren = new Map<string, Gauge.Internal<string>>();
 
   constructor(registry: Registry) {
-    this.#count = new Counter({
-      name: 'interceptor_request_count_total',
-      help: 'Total requests processed by the interceptor proxy',
-      labelNames: ['code', 'method', 'route_name', 'route_namespace'],
-      registers: [registry],
-    });
-    this.#duration = new Histogram({
-      name: 'interceptor_request_duration_seconds',
-      help: 'Time from request received to response written',
-      labelNames: ['code', 'method', 'route_name', 'route_namespace'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10],
-      registers: [registry],
-    });
-    this.#concurrency = new Gauge({
-      name: 'interceptor_request_concurrency',
-      help: 'Concurrent requests at the interceptor proxy',
-      labelNames: ['route_name', 'route_namespace'],
-      registers: [registry],
-    });
+    const reg = registry as unknown as { registerMetric(m: object): void };
+    reg.registerMetric(
+      collector(
+        'interceptor_request_count_total',
+        'Total requests processed by the interceptor proxy',
+        'counter',
+        () => this.#allSeries().map((s) => ({ labels: s.labels, value: s.count })),
+      ),
+    );
+    reg.registerMetric(
+      collector(
+        'interceptor_request_duration_seconds',
+        'Time from request received to response written',
+        'histogram',
+        () =>
+          this.#allSeries().flatMap((s) => {
+            const out: MetricValue[] = [];
+            let cumulative = 0;
+            durationBuckets.forEach((le, i) => {
+              cumulative += s.buckets[i] ?? 0;
+              out.push({
+                metricName: 'interceptor_request_duration_seconds_bucket',
+                labels: { le, ...s.labels },
+                value: cumulative,
+              });
+            });
+            out.push({
+              metricName: 'interceptor_request_duration_seconds_bucket',
+              labels: { le: '+Inf', ...s.labels },
+              value: s.count,
+            });
+            out.push({
+              metricName: 'interceptor_request_duration_seconds_sum',
+              labels: s.labels,
+              value: s.sum,
+            });
+            out.push({
+              metricName: 'interceptor_request_duration_seconds_count',
+              labels: s.labels,
+              value: s.count,
+            });
+            return out;
+          }),
+      ),
+    );
+    reg.registerMetric(
+      collector(
+        'interceptor_request_concurrency',
+        'Concurrent requests at the interceptor proxy',
+        'gauge',
+        () => [...this.#concurrency.values()].map((g) => ({ labels: g.labels, value: g.value })),
+      ),
+    );
     this.pending = new Gauge({
       name: 'interceptor_pending_requests',
       help: 'Requests held while waiting for a cold start (beyond upstream)',
@@ -67,27 +135,67 @@ export class InterceptorMetrics {
     });
   }
 
-  /** One completed request. `name`/`namespace` are "" for unmatched requests, as upstream does. */
-  observe(code: number, method: string, namespace: string, name: string, seconds: number): void {
-    const m = normalizeMethod(method);
-    const id = `${code}|${m}|${namespace}|${name}`;
-    let c = this.#children.get(id);
-    if (!c) {
-      const labels = { code: String(code), method: m, route_name: name, route_namespace: namespace };
-      c = { count: this.#count.labels(labels), duration: this.#duration.labels(labels) };
-      this.#children.set(id, c);
+  /** One completed request. `routeKey`, `namespace` and `name` are "" for unmatched requests, as upstream. */
+  observe(
+    code: number,
+    method: string,
+    routeKey: string,
+    namespace: string,
+    name: string,
+    seconds: number,
+  ): void {
+    let byRoute = this.#requests.get(routeKey);
+    if (!byRoute) this.#requests.set(routeKey, (byRoute = new Map()));
+    const id = `${code} ${method}`;
+    let s = byRoute.get(id);
+    if (!s) {
+      s = {
+        labels: {
+          code: String(code),
+          method: normalizeMethod(method),
+          route_name: name,
+          route_namespace: namespace,
+        },
+        count: 0,
+        sum: 0,
+        buckets: new Float64Array(durationBuckets.length + 1),
+      };
+      byRoute.set(id, s);
     }
-    c.count.inc();
-    c.duration.observe(seconds);
+    s.count++;
+    s.sum += seconds;
+    let i = 0;
+    while (i < durationBuckets.length && seconds > (durationBuckets[i] as number)) i++;
+    (s.buckets[i] as number)++;
   }
 
-  concurrency(namespace: string, name: string): Gauge.Internal<string> {
-    const id = `${namespace}/${name}`;
-    let g = this.#concurrencyChildren.get(id);
-    if (!g) {
-      g = this.#concurrency.labels({ route_name: name, route_namespace: namespace });
-      this.#concurrencyChildren.set(id, g);
-    }
+  concurrency(routeKey: string, namespace: string, name: string): ConcurrencyGauge {
+    let g = this.#concurrency.get(routeKey);
+    if (!g)
+      this.#concurrency.set(
+        routeKey,
+        (g = { labels: { route_name: name, route_namespace: namespace }, value: 0 }),
+      );
     return g;
+  }
+
+  #allSeries(): RequestSeries[] {
+    const all: RequestSeries[] = [];
+    for (const byRoute of this.#requests.values()) {
+      // Methods outside the standard nine share one "_OTHER" series per code, as upstream's label does.
+      const merged = new Map<string, RequestSeries>();
+      for (const s of byRoute.values()) {
+        const key = `${s.labels.code} ${s.labels.method}`;
+        const m = merged.get(key);
+        if (!m) merged.set(key, { ...s, buckets: Float64Array.from(s.buckets) });
+        else {
+          m.count += s.count;
+          m.sum += s.sum;
+          s.buckets.forEach((v, i) => ((m.buckets[i] as number) += v));
+        }
+      }
+      all.push(...merged.values());
+    }
+    return all;
   }
 }

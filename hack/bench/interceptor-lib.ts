@@ -7,7 +7,7 @@ import { Pool } from 'undici';
 
 export const nodeBin = process.execPath;
 
-/** Starts `cmd` pinned to `cpus` (taskset) with a raised fd limit; resolves once `ready` matches a stdout line. */
+/** Starts `cmd` pinned to `cpus` (taskset); resolves once `ready` matches a stdout line. */
 export async function startPinned(
   name: string,
   cpus: string,
@@ -15,7 +15,7 @@ export async function startPinned(
   args: string[],
   opts: { env?: NodeJS.ProcessEnv; ready: RegExp; timeoutMs?: number; stderrReady?: boolean },
 ): Promise<{ child: ChildProcess; match: RegExpMatchArray; stop(): Promise<void> }> {
-  const child = spawn('prlimit', ['--nofile=200000', '--', 'taskset', '-c', cpus, cmd, ...args], {
+  const child = spawn('taskset', ['-c', cpus, cmd, ...args], {
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

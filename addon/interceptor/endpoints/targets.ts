@@ -21,7 +21,11 @@ type Json = Record<string, unknown>;
 
 export class TargetResolver {
   readonly #store: ObjectStore;
-  #cache = new Map<string, ResolvedTarget | TargetResolutionError>();
+  /** Keyed by the compiled route's ServiceRef object (stable for one table build); reset on Service changes. */
+  #cache = new WeakMap<
+    ServiceRef,
+    { http?: ResolvedTarget | TargetResolutionError; https?: ResolvedTarget | TargetResolutionError }
+  >();
   #unsubscribe: (() => void) | undefined;
 
   constructor(store: ObjectStore) {
@@ -30,7 +34,7 @@ export class TargetResolver {
 
   start(): void {
     this.#unsubscribe = this.#store.onChange((kind) => {
-      if (kind === 'Service') this.#cache = new Map();
+      if (kind === 'Service') this.#cache = new WeakMap();
     });
   }
 
@@ -40,12 +44,10 @@ export class TargetResolver {
 
   /** Throws TargetResolutionError when a portName cannot be found (upstream answers 500). */
   resolve(namespace: string, ref: ServiceRef, scheme: 'http' | 'https'): ResolvedTarget {
-    const id = `${scheme}|${namespace}|${ref.service}|${ref.port ?? ''}|${ref.portName ?? ''}`;
-    let r = this.#cache.get(id);
-    if (r === undefined) {
-      r = this.#compute(namespace, ref, scheme);
-      this.#cache.set(id, r);
-    }
+    let entry = this.#cache.get(ref);
+    if (!entry) this.#cache.set(ref, (entry = {}));
+    let r = entry[scheme];
+    if (r === undefined) r = entry[scheme] = this.#compute(namespace, ref, scheme);
     if (r instanceof TargetResolutionError) throw r;
     return r;
   }

@@ -51,6 +51,8 @@ export class DeadlineExceeded extends Error {
   }
 }
 
+// Failures before any request byte left: safe to retry. EMFILE/ENFILE (out of file descriptors,
+// e.g. thousands of held requests released at once) clear as other requests finish.
 const connectErrorCodes = new Set([
   'ECONNREFUSED',
   'UND_ERR_CONNECT_TIMEOUT',
@@ -58,6 +60,8 @@ const connectErrorCodes = new Set([
   'ENETUNREACH',
   'ENOTFOUND',
   'EAI_AGAIN',
+  'EMFILE',
+  'ENFILE',
 ]);
 const timeoutCodes = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
 const retryDelayMs = 50;

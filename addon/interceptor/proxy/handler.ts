@@ -90,7 +90,7 @@ export class ProxyHandler {
     const headers = headerSource(req);
     const route = d.table.current?.lookup(host, path, headers);
     if (route === undefined) {
-      res.once('close', () => this.#observe(req, res, start, '', ''));
+      res.once('close', () => this.#observe(req, res, start, undefined));
       writeError(res, 404);
       return;
     }
@@ -114,7 +114,7 @@ export class ProxyHandler {
       if (!(err instanceof TargetResolutionError)) throw err;
       d.log.error('cannot resolve the route target', { route: route.key, error: err.message });
       clearTimeout(deadlineTimer);
-      res.once('close', () => this.#observe(req, res, start, route.namespace, route.name));
+      res.once('close', () => this.#observe(req, res, start, route));
       writeError(res, 500, undefined, 'Internal Server Error\n');
       return;
     }
@@ -125,7 +125,7 @@ export class ProxyHandler {
       if (s !== undefined) {
         res.once('close', () => {
           clearTimeout(deadlineTimer);
-          this.#observe(req, res, start, route.namespace, route.name);
+          this.#observe(req, res, start, route);
         });
         if (s.always || !d.ready.hasReadyEndpoints(target.serviceKey)) {
           d.statics.write(res, route.namespace, s.response, path);
@@ -138,13 +138,13 @@ export class ProxyHandler {
 
     // Counting happens before the placeholder and the cold-start wait, so held requests wake the scaler.
     const count = d.queue.increase(route.key);
-    const gauge = d.metrics.concurrency(route.namespace, route.name);
-    gauge.inc();
+    const gauge = d.metrics.concurrency(route.key, route.namespace, route.name);
+    gauge.value++;
     res.once('close', () => {
       clearTimeout(deadlineTimer);
       if (count) d.queue.decrease(route.key, count);
-      gauge.dec();
-      this.#observe(req, res, start, route.namespace, route.name);
+      gauge.value--;
+      this.#observe(req, res, start, route);
     });
 
     if (d.ready.hasReadyEndpoints(target.serviceKey)) {
@@ -282,9 +282,16 @@ export class ProxyHandler {
     });
   }
 
-  #observe(req: ProxyRequest, res: ProxyResponse, start: number, namespace: string, name: string): void {
+  #observe(req: ProxyRequest, res: ProxyResponse, start: number, route: Route | undefined): void {
     const seconds = (performance.now() - start) / 1000;
-    this.#d.metrics.observe(res.statusCode, req.method ?? 'GET', namespace, name, seconds);
+    this.#d.metrics.observe(
+      res.statusCode,
+      req.method ?? 'GET',
+      route?.key ?? '',
+      route?.namespace ?? '',
+      route?.name ?? '',
+      seconds,
+    );
     this.#d.accessLog?.record(req, res, start);
   }
 }
