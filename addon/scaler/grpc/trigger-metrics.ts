@@ -55,7 +55,7 @@ type Trigger =
       target: number;
       rate: RateSettings | undefined;
     }
-  | { kind: 'interceptors'; metricName: string; target: number };
+  | { kind: 'interceptors'; metricName: string; target: string };
 
 /** The route key ("ns/name") a trigger watches, or undefined for the interceptors' own trigger. */
 export function triggerKey(ref: ScaledObjectRef): string | undefined {
@@ -116,17 +116,11 @@ function resolve(view: ScalerView, ref: ScaledObjectRef): Trigger {
   }
   const pending = md['interceptorTargetPendingRequests'];
   if (pending !== undefined) {
-    const target = Number(pending.trim());
-    if (pending.trim() === '' || !Number.isInteger(target)) {
-      throw new ScalerError(
-        status.UNKNOWN,
-        `interceptorTargetPendingRequests "${pending}" is not a whole number (strconv.ParseInt: parsing "${pending}": invalid syntax)`,
-      );
-    }
+    // Parsed only by GetMetricSpec, as upstream: GetMetrics and IsActive ignore the value.
     return {
       kind: 'interceptors',
       metricName: httpScaledObjectMetricName(ref.namespace, ref.name),
-      target,
+      target: pending,
     };
   }
   throw new ScalerError(status.UNKNOWN, 'unable to get HTTPScaledObject reference');
@@ -170,9 +164,25 @@ export function metricSpecs(view: ScalerView, ref: ScaledObjectRef): MetricSpec[
       return specs;
     }
     case 'httpScaledObject':
-    case 'interceptors':
       return [{ metricName: t.metricName, targetSize: t.target }];
+    case 'interceptors':
+      return [{ metricName: t.metricName, targetSize: parseGoInt64(t.target) }];
   }
+}
+
+/** Go's strconv.ParseInt(s, 10, 64), with its error text (KEDA shows it to the user as is). */
+export function parseGoInt64(s: string): number {
+  if (!/^[+-]?\d+$/.test(s)) {
+    throw new ScalerError(status.UNKNOWN, `strconv.ParseInt: parsing ${JSON.stringify(s)}: invalid syntax`);
+  }
+  const n = BigInt(s);
+  if (n > 9223372036854775807n || n < -9223372036854775808n) {
+    throw new ScalerError(
+      status.UNKNOWN,
+      `strconv.ParseInt: parsing ${JSON.stringify(s)}: value out of range`,
+    );
+  }
+  return Number(n);
 }
 
 /** GetMetrics. `metricName` filters the route metrics ("" means all); the other kinds ignore it. */
