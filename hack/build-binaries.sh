@@ -67,6 +67,23 @@ build_etcd() {
   timed etcd bash -c "cd '$dir' && go build -o '$out.tmp' go.etcd.io/etcd/server/v3 && mv '$out.tmp' '$out'"
 }
 
+# The upstream add-on's interceptor, for the interceptor benchmark (hack/bench/interceptor.ts).
+# `go install .../interceptor@version` fails: it asks the module proxy for the module's version list
+# (deprecation check), which the proxy refuses for this module; a wrapper module pinning the exact
+# version builds the same binary.
+build_upstream_interceptor() {
+  local out="$bin/http-add-on-interceptor-$UPSTREAM_ADDON_VERSION" dir="$cache/build/http-add-on-$UPSTREAM_ADDON_VERSION"
+  if [ -x "$out" ]; then step "upstream interceptor $UPSTREAM_ADDON_VERSION cached at $out"; return; fi
+  mkdir -p "$dir"
+  [ -f "$dir/go.mod" ] || printf 'module local/build\n\ngo 1.25\n\nrequire github.com/kedacore/http-add-on %s\n' "$UPSTREAM_ADDON_VERSION" >"$dir/go.mod"
+  if ! (cd "$dir" && go get "github.com/kedacore/http-add-on/interceptor@$UPSTREAM_ADDON_VERSION" >"$dir/go-get.log" 2>&1); then
+    cat "$dir/go-get.log" >&2
+    return 1
+  fi
+  step "building upstream interceptor $UPSTREAM_ADDON_VERSION"
+  timed upstream-interceptor bash -c "cd '$dir' && go build -o '$out.tmp' github.com/kedacore/http-add-on/interceptor && mv '$out.tmp' '$out'"
+}
+
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(etcd kube-apiserver kube-controller-manager kubectl)
 t0=$SECONDS
@@ -74,6 +91,7 @@ for t in "${targets[@]}"; do
   case "$t" in
     etcd) build_etcd ;;
     kube-apiserver | kube-controller-manager | kubectl) build_k8s "$t" ;;
+    upstream-interceptor) build_upstream_interceptor ;;
     *) echo "unknown target: $t" >&2; exit 2 ;;
   esac
 done
