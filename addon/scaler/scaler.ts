@@ -9,7 +9,7 @@ import type { ObjectStore } from '../shared/store/store.ts';
 import type { ScalerConfig } from './config.ts';
 import { ActiveStreams } from './grpc/active-streams.ts';
 import { startGrpcServer, type ScalerGrpcServer } from './grpc/server.ts';
-import { isActive } from './grpc/trigger-metrics.ts';
+import { prepareIsActive } from './grpc/trigger-metrics.ts';
 import { healthStatus } from './health.ts';
 import { readyAdminEndpoints } from './interceptors/admin-endpoints.ts';
 import { QueueClient } from './interceptors/queue-client.ts';
@@ -49,9 +49,9 @@ export async function startScaler(opts: StartOptions): Promise<RunningScaler> {
   const client = new QueueClient({ timeoutMs: config.fetchTimeoutMs });
 
   // Late-bound: the streams evaluate through the view, which reads the pinger.
-  let evaluate: (ref: Parameters<typeof isActive>[1]) => boolean = () => false;
+  let prepare: (ref: Parameters<typeof prepareIsActive>[1]) => () => boolean = () => () => false;
   const streams = new ActiveStreams({
-    evaluate: (ref) => evaluate(ref),
+    prepare: (ref) => prepare(ref),
     heartbeatMs: config.streamHeartbeatMs,
     log,
   });
@@ -87,12 +87,12 @@ export async function startScaler(opts: StartOptions): Promise<RunningScaler> {
     },
   });
   const view = scalerView(store, pinger);
-  evaluate = (ref) => isActive(view, ref);
+  prepare = (ref) => prepareIsActive(view, ref);
 
   // A route edited or deleted changes answers at once; new interceptor pods get watched at once.
   const offStore = store.onChange((kind) => {
     if (kind === 'EndpointSlice') watcher?.sync(readyAdminEndpoints(store, adminEndpoints));
-    if (kind === 'InterceptorRoute' || kind === 'HTTPScaledObject') streams.notifyAll();
+    if (kind === 'InterceptorRoute' || kind === 'HTTPScaledObject') streams.refresh();
   });
 
   await pinger.start(); // the first tick, as upstream polls before serving

@@ -21,7 +21,10 @@ import { createScalerMetrics } from '../../addon/scaler/metrics.ts';
 import { Pinger } from '../../addon/scaler/pinger.ts';
 import type { PodPollResult } from '../../addon/scaler/queue/aggregator.ts';
 import { parseQueueCounts } from '../../addon/scaler/queue/queue-counts.ts';
-import { rateSettingsFromStore } from '../../addon/scaler/scaler-view.ts';
+import { rateSettingsFromStore, scalerView } from '../../addon/scaler/scaler-view.ts';
+import { ActiveStreams } from '../../addon/scaler/grpc/active-streams.ts';
+import { startGrpcServer } from '../../addon/scaler/grpc/server.ts';
+import { prepareIsActive } from '../../addon/scaler/grpc/trigger-metrics.ts';
 import { KedaClient, routeRef } from '../../addon/scaler/testing/keda-client.ts';
 import {
   adminService,
@@ -274,6 +277,130 @@ async function tickAtScale(dir: string): Promise<TickResult> {
   }
 }
 
+// ---------------------------------------------------------------- 3. StreamIsActive at scale
+
+interface StreamsResult {
+  streams: number;
+  openMs: number;
+  heapPerStreamKB: number | undefined;
+  reevaluateAllMs: number;
+  activationSorted: number[];
+  idleMessagesPerSecond: number;
+}
+
+/**
+ * N ScaledObjects with `external-push` triggers hold N StreamIsActive streams, multiplexed on one
+ * HTTP/2 connection as KEDA's pooled client does. The real gRPC server and ActiveStreams, a real
+ * FileStore of N routes, numbers fed to the real Pinger; client and server share this process.
+ */
+async function streamsAtScale(dir: string, n: number): Promise<StreamsResult> {
+  const items: object[] = [];
+  for (let r = 0; r < n; r++) {
+    items.push({
+      apiVersion: 'http.keda.sh/v1beta1',
+      kind: 'InterceptorRoute',
+      metadata: { name: `r-${r}`, namespace: 'default' },
+      spec: { target: { service: 'app', port: 80 }, scalingMetric: { concurrency: { targetValue: 10 } } },
+    });
+  }
+  const file = join(dir, 'streams-objects.yaml');
+  await writeFile(file, JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
+  const store = new FileStore(file, quiet);
+  await store.synced;
+  const pinger = new Pinger({
+    store,
+    endpoints: { namespace: 'keda', service: 'none', port: 9090 },
+    client: new QueueClient({ timeoutMs: 100 }),
+    tickMs: 3_600_000, // fed by hand below; stays fresh
+    stalePodMs: 5_000,
+    metrics: createScalerMetrics(createRegistry({ defaultMetrics: false })),
+    log: quiet,
+  });
+  const pod = '127.0.0.1:1';
+  const zeros = `{${items
+    .map((_, r) => `"default/r-${r}":{"Concurrency":0,"RequestCount":0}`)
+    .sort()
+    .join(',')}}`;
+  pinger.applyPoll([pod], [{ pod, counts: parseQueueCounts(zeros), startedAtMs: 0 }], Date.now());
+  const view = scalerView(store, pinger);
+  const streams = new ActiveStreams({
+    prepare: (ref) => prepareIsActive(view, ref),
+    heartbeatMs: 5_000,
+    log: quiet,
+  });
+  const server = await startGrpcServer({ view, streams, log: quiet, port: 0, host: '127.0.0.1' });
+  const client = new KedaClient(`127.0.0.1:${server.port}`);
+  try {
+    const hasGc = gc();
+    const heapBefore = process.memoryUsage().heapUsed;
+    const seen = new Uint8Array(n);
+    let opened = 0;
+    let messages = 0;
+    const waiters = new Map<number, (at: number) => void>();
+    const t0 = performance.now();
+    const calls = [];
+    for (let r = 0; r < n; r++) {
+      const call = client.streamIsActive(routeRef('default', `r-${r}`));
+      call.on('data', () => {
+        const at = performance.now();
+        messages++;
+        if (seen[r] === 0) {
+          seen[r] = 1;
+          opened++;
+        }
+        waiters.get(r)?.(at);
+      });
+      call.on('error', () => {});
+      calls.push(call);
+    }
+    while (opened < n) await sleep(20);
+    const openMs = performance.now() - t0;
+    const heapPerStreamKB =
+      hasGc && gc() ? (process.memoryUsage().heapUsed - heapBefore) / 1024 / n : undefined;
+
+    // A poll tick re-evaluates every stream; with nothing changed nothing is sent.
+    const reevaluate: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const t = performance.now();
+      streams.notifyAll();
+      reevaluate.push(performance.now() - t);
+    }
+
+    // Activation of one route among N streams: an interceptor event -> that stream's `true`.
+    const activation: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const r = Math.floor(Math.random() * n);
+      const got = new Promise<number>((resolve) => waiters.set(r, resolve));
+      const t = performance.now();
+      pinger.applyEvent(pod, `default/r-${r}`, 1, i + 1);
+      streams.notifyKey(`default/r-${r}`);
+      activation.push((await got) - t);
+      waiters.delete(r);
+      pinger.applyEvent(pod, `default/r-${r}`, 0, i + 1);
+      streams.notifyKey(`default/r-${r}`);
+      await sleep(2);
+    }
+    await sleep(200);
+    const before = messages;
+    await sleep(2_000);
+    const idleMessagesPerSecond = (messages - before) / 2;
+    for (const c of calls) c.cancel();
+    return {
+      streams: n,
+      openMs,
+      heapPerStreamKB,
+      reevaluateAllMs: reevaluate.sort((a, b) => a - b)[5] ?? NaN,
+      activationSorted: activation.sort((a, b) => a - b),
+      idleMessagesPerSecond,
+    };
+  } finally {
+    client.close();
+    streams.stop();
+    await server.stop(1_000);
+    await store.stop();
+  }
+}
+
 // ---------------------------------------------------------------- run and report
 
 const dir = await mkdtemp(join(tmpdir(), 'bench-scaler-'));
@@ -293,6 +420,9 @@ try {
 }
 console.log(`tick: ${tickRoutes} routes x ${tickPods} interceptors, ${measuredTicks} ticks`);
 const tick = await tickAtScale(dir);
+const streamCount = Number(process.env['BENCH_SCALER_STREAMS'] ?? 10_000);
+console.log(`streams: ${streamCount} StreamIsActive streams on one connection`);
+const fanout = await streamsAtScale(dir, streamCount);
 
 // Upstream's design (not measured here): activation waits for the next 500 ms poll and then the
 // next 200 ms stream send, two independent uniform delays. Median 350 ms; P(>s) for s in
@@ -364,6 +494,40 @@ await report({
       'Pinger.applyPoll on parsed bodies',
     ],
     [
+      `${fanout.streams} StreamIsActive streams: activation of one`,
+      fanout.activationSorted.length,
+      `${ms(percentile(fanout.activationSorted, 50))} ms`,
+      `${ms(percentile(fanout.activationSorted, 99))} ms`,
+      `${ms(fanout.activationSorted.at(-1) ?? NaN)} ms`,
+      "interceptor event -> that stream's true, with every other stream open",
+    ],
+    [
+      `${fanout.streams} streams: re-evaluate all (a poll tick)`,
+      10,
+      `${ms(fanout.reevaluateAllMs)} ms`,
+      '',
+      '',
+      'nothing changed, nothing sent',
+    ],
+    [
+      `${fanout.streams} streams: messages while idle`,
+      '2 s',
+      `${fanout.idleMessagesPerSecond.toFixed(0)} msg/s`,
+      '',
+      '',
+      `heartbeat every 5 s; upstream's design sends ${(fanout.streams * 5).toLocaleString('en')} msg/s (every stream every 200 ms)`,
+    ],
+    [
+      `${fanout.streams} streams: memory`,
+      '',
+      fanout.heapPerStreamKB === undefined
+        ? 'n/a'
+        : `${fanout.heapPerStreamKB.toFixed(1)} KiB heap per stream`,
+      '',
+      '',
+      `client and server in one process; all open in ${ms(fanout.openMs)} ms`,
+    ],
+    [
       'memory',
       '',
       tick.retainedHeapMB === undefined
@@ -399,6 +563,15 @@ await report({
       },
       upstreamDesign: upstream,
       targetP99Ms: target,
+    },
+    streams: {
+      count: fanout.streams,
+      activationP50: percentile(fanout.activationSorted, 50),
+      activationP99: percentile(fanout.activationSorted, 99),
+      reevaluateAllMs: fanout.reevaluateAllMs,
+      idleMessagesPerSecond: fanout.idleMessagesPerSecond,
+      heapPerStreamKB: fanout.heapPerStreamKB,
+      openMs: fanout.openMs,
     },
     tick: {
       routes: tickRoutes,

@@ -12,7 +12,7 @@ const ref = (route: string) => ({ name: 'so', namespace: 'ns', scalerMetadata: {
 test('sends on change only, per route key; the interceptors trigger hears every key', () => {
   const active = new Map<string, boolean>();
   const streams = new ActiveStreams({
-    evaluate: (r) =>
+    prepare: (r) => () =>
       r.scalerMetadata['interceptorRoute'] === undefined
         ? [...active.values()].some(Boolean)
         : (active.get(`ns/${r.scalerMetadata['interceptorRoute']}`) ?? false),
@@ -48,7 +48,7 @@ test('sends on change only, per route key; the interceptors trigger hears every 
 test('stale numbers send nothing and keep the stream; other errors end it', () => {
   let mode: 'ok' | 'stale' | 'gone' = 'stale';
   const streams = new ActiveStreams({
-    evaluate: () => {
+    prepare: () => () => {
       if (mode === 'stale') throw new ScalerError(status.UNAVAILABLE, 'stale');
       if (mode === 'gone')
         throw new ScalerError(status.UNKNOWN, 'interceptorroutes.http.keda.sh "a" not found');
@@ -75,12 +75,41 @@ test('stale numbers send nothing and keep the stream; other errors end it', () =
 });
 
 test('a heartbeat repeats the current answer when nothing changed for a while', async () => {
-  const streams = new ActiveStreams({ evaluate: () => false, heartbeatMs: 60, log: quiet });
+  const streams = new ActiveStreams({ prepare: () => () => false, heartbeatMs: 60, log: quiet });
   try {
     const sent: boolean[] = [];
     streams.subscribe(ref('a'), { send: (v) => sent.push(v), fail: assert.fail });
     await new Promise((r) => setTimeout(r, 200));
     assert.ok(sent.length >= 2 && sent.length <= 5, `${sent.length} messages in 200ms at a 60ms heartbeat`);
+  } finally {
+    streams.stop();
+  }
+});
+
+test('checks are prepared once; refresh() prepares them again (a route deleted ends its stream)', () => {
+  let prepared = 0;
+  let routeExists = true;
+  const streams = new ActiveStreams({
+    prepare: () => {
+      prepared++;
+      if (!routeExists) throw new ScalerError(status.UNKNOWN, 'interceptorroutes.http.keda.sh "a" not found');
+      return () => true;
+    },
+    heartbeatMs: 60_000,
+    log: quiet,
+  });
+  try {
+    const failed: string[] = [];
+    streams.subscribe(ref('a'), { send: () => {}, fail: (e) => failed.push(e.message) });
+    streams.notifyAll();
+    streams.notifyKey('ns/a');
+    assert.equal(prepared, 1, 'ticks and events reuse the prepared check');
+    routeExists = false;
+    streams.notifyAll();
+    assert.deepEqual(failed, []);
+    streams.refresh();
+    assert.deepEqual(failed, ['interceptorroutes.http.keda.sh "a" not found']);
+    assert.equal(streams.size, 0);
   } finally {
     streams.stop();
   }

@@ -16,14 +16,19 @@ export interface ActiveSink {
 interface Subscription {
   ref: ScaledObjectRef;
   key: string | undefined;
+  /** IsActive for this ref, prepared by `prepare` (undefined until prepared successfully). */
+  check: (() => boolean) | undefined;
   sink: ActiveSink;
   last: boolean | undefined;
   lastSentAt: number;
 }
 
 export interface ActiveStreamsOptions {
-  /** IsActive for one ref; throws ScalerError. */
-  evaluate: (ref: ScaledObjectRef) => boolean;
+  /**
+   * Resolves a ref's objects once and returns its IsActive check. Both may throw ScalerError:
+   * UNAVAILABLE (stale numbers) is waited out, anything else ends the stream.
+   */
+  prepare: (ref: ScaledObjectRef) => () => boolean;
   heartbeatMs: number;
   log: Logger;
 }
@@ -37,7 +42,8 @@ export class ActiveStreams {
 
   constructor(opts: ActiveStreamsOptions) {
     this.#opts = opts;
-    this.#heartbeat = setInterval(() => this.#beat(), Math.max(50, Math.min(opts.heartbeatMs, 1_000)));
+    // Small steps, so each beat sends to a small share of the streams.
+    this.#heartbeat = setInterval(() => this.#beat(), Math.max(20, Math.min(opts.heartbeatMs / 20, 1_000)));
     this.#heartbeat.unref();
   }
 
@@ -47,12 +53,23 @@ export class ActiveStreams {
 
   /** Sends the current answer at once, then on every change. Returns the unsubscribe function. */
   subscribe(ref: ScaledObjectRef, sink: ActiveSink): () => void {
-    const sub: Subscription = { ref, key: triggerKey(ref), sink, last: undefined, lastSentAt: 0 };
+    // A random phase spreads the heartbeats of streams opened together (KEDA opens one per
+    // ScaledObject at start), so they do not all fall due in the same instant.
+    const phase = Math.random() * this.#opts.heartbeatMs;
+    const sub: Subscription = {
+      ref,
+      key: triggerKey(ref),
+      check: undefined,
+      sink,
+      last: undefined,
+      lastSentAt: 0,
+    };
     let set = this.#byKey.get(sub.key);
     if (set === undefined) this.#byKey.set(sub.key, (set = new Set()));
     set.add(sub);
     this.#count++;
     this.#evaluate(sub, false);
+    sub.lastSentAt = Date.now() - phase;
     return () => this.#remove(sub);
   }
 
@@ -64,9 +81,19 @@ export class ActiveStreams {
     if (all !== undefined) for (const s of all) this.#evaluate(s, false);
   }
 
-  /** Anything may have changed (a poll tick, a route edited). */
+  /** The numbers may have changed anywhere (a poll tick). */
   notifyAll(): void {
     for (const subs of this.#byKey.values()) for (const s of subs) this.#evaluate(s, false);
+  }
+
+  /** The objects changed (a route edited or deleted): prepare every check again. */
+  refresh(): void {
+    for (const subs of this.#byKey.values()) {
+      for (const s of subs) {
+        s.check = undefined;
+        this.#evaluate(s, false);
+      }
+    }
   }
 
   stop(): void {
@@ -83,7 +110,8 @@ export class ActiveStreams {
   #evaluate(sub: Subscription, heartbeat: boolean): void {
     let result: boolean;
     try {
-      result = this.#opts.evaluate(sub.ref);
+      sub.check ??= this.#opts.prepare(sub.ref);
+      result = sub.check();
     } catch (err) {
       // Stale numbers: say nothing rather than something wrong; the stream stays open and
       // resumes when polling recovers. Any other error ends the stream, as upstream does.

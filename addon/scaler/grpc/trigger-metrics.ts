@@ -187,7 +187,10 @@ export function parseGoInt64(s: string): number {
 
 /** GetMetrics. `metricName` filters the route metrics ("" means all); the other kinds ignore it. */
 export function metricValues(view: ScalerView, ref: ScaledObjectRef, metricName: string): MetricValue[] {
-  const t = resolve(view, ref);
+  return valuesOf(view, resolve(view, ref), metricName);
+}
+
+function valuesOf(view: ScalerView, t: Trigger, metricName: string): MetricValue[] {
   const fresh = view.freshness();
   if (fresh !== true) throw new ScalerError(status.UNAVAILABLE, fresh);
   switch (t.kind) {
@@ -221,7 +224,21 @@ export function metricValues(view: ScalerView, ref: ScaledObjectRef, metricName:
 
 /** IsActive: any metric value above 0. A route with no metrics is an error, as upstream. */
 export function isActive(view: ScalerView, ref: ScaledObjectRef): boolean {
-  const values = metricValues(view, ref, '');
+  return activeOf(view, resolve(view, ref));
+}
+
+function activeOf(view: ScalerView, t: Trigger): boolean {
+  const values = valuesOf(view, t, '');
   if (values.length === 0) throw new ScalerError(status.UNKNOWN, 'no metric values in response');
   return values.some((v) => (v.metricValueFloat ?? 0) > 0 || (v.metricValue ?? 0) > 0);
+}
+
+/**
+ * IsActive with the trigger's objects looked up once: StreamIsActive re-checks every stream on
+ * every tick, and at 10,000 streams the lookups were most of that work. Prepare again when the
+ * objects change (a route edited or deleted).
+ */
+export function prepareIsActive(view: ScalerView, ref: ScaledObjectRef): () => boolean {
+  const t = resolve(view, ref);
+  return () => activeOf(view, t);
 }

@@ -22,7 +22,7 @@ import { parseQueueCounts } from '../queue/queue-counts.ts';
 import { rateSettingsFromStore, scalerView } from '../scaler-view.ts';
 import { ActiveStreams } from './active-streams.ts';
 import { startGrpcServer, type ScalerGrpcServer } from './server.ts';
-import { isActive } from './trigger-metrics.ts';
+import { prepareIsActive } from './trigger-metrics.ts';
 
 const objects = `
 apiVersion: http.keda.sh/v1beta1
@@ -110,7 +110,11 @@ async function startServer(
   p: Pinger,
 ): Promise<{ server: ScalerGrpcServer; keda: KedaClient; streams: ActiveStreams }> {
   const view = scalerView(store, p);
-  const streams = new ActiveStreams({ evaluate: (r) => isActive(view, r), heartbeatMs: 60_000, log: quiet });
+  const streams = new ActiveStreams({
+    prepare: (r) => prepareIsActive(view, r),
+    heartbeatMs: 60_000,
+    log: quiet,
+  });
   const srv = await startGrpcServer({ view, streams, log: quiet, port: 0, host: '127.0.0.1' });
   const client = new KedaClient(`127.0.0.1:${srv.port}`);
   closers.push(async () => {
