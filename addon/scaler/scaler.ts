@@ -48,29 +48,9 @@ export async function startScaler(opts: StartOptions): Promise<RunningScaler> {
   const serving: { grpc?: ScalerGrpcServer } = {};
   const client = new QueueClient({ timeoutMs: config.fetchTimeoutMs });
 
-  // Late-bound: the streams evaluate through the view, which reads the pinger.
-  let prepare: (ref: Parameters<typeof prepareIsActive>[1]) => () => boolean = () => () => false;
-  const streams = new ActiveStreams({
-    prepare: (ref) => prepare(ref),
-    heartbeatMs: config.streamHeartbeatMs,
-    log,
-  });
-
+  // The parts refer to each other only through callbacks that run after start, so they can be
+  // built in reading order: the pinger, the view on its numbers, the streams, the watcher.
   const updateHealth = (): void => serving.grpc?.setHealth(healthStatus(pinger, Date.now()));
-  const watcher = config.queueWatchEnabled
-    ? new QueueWatcher({
-        log,
-        connectTimeoutMs: Math.max(config.fetchTimeoutMs, 1_000),
-        idleTimeoutMs: 15_000, // three missed heartbeats
-        onConnections: (n) => metrics.watchedInterceptors.set(n),
-        onTransition: (pod, kind, key, concurrency, requestCount) => {
-          metrics.streamEvents.inc({ event: kind });
-          pinger.applyEvent(pod, key, concurrency, requestCount);
-          streams.notifyKey(key);
-        },
-      })
-    : undefined;
-
   const pinger = new Pinger({
     store,
     endpoints: adminEndpoints,
@@ -87,7 +67,24 @@ export async function startScaler(opts: StartOptions): Promise<RunningScaler> {
     },
   });
   const view = scalerView(store, pinger);
-  prepare = (ref) => prepareIsActive(view, ref);
+  const streams = new ActiveStreams({
+    prepare: (ref) => prepareIsActive(view, ref),
+    heartbeatMs: config.streamHeartbeatMs,
+    log,
+  });
+  const watcher = config.queueWatchEnabled
+    ? new QueueWatcher({
+        log,
+        connectTimeoutMs: Math.max(config.fetchTimeoutMs, 1_000),
+        idleTimeoutMs: 15_000, // three missed heartbeats
+        onConnections: (n) => metrics.watchedInterceptors.set(n),
+        onTransition: (pod, kind, key, concurrency, requestCount) => {
+          metrics.streamEvents.inc({ event: kind });
+          pinger.applyEvent(pod, key, concurrency, requestCount);
+          streams.notifyKey(key);
+        },
+      })
+    : undefined;
 
   // A route edited or deleted changes answers at once; new interceptor pods get watched at once.
   const offStore = store.onChange((kind) => {
