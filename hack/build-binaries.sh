@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the local control plane's binaries from their Go modules, only when missing.
 #   hack/build-binaries.sh [etcd] [kube-apiserver] [kube-controller-manager] ...   (default: all three)
+#   hack/build-binaries.sh keda-operator keda-adapter   (KEDA, only when asked: the end-to-end tests)
 # Binaries land in $KEDA_HTTP_CACHE/bin/<name>-<version> (default ~/.cache/keda-http-addon), outside git,
 # so a fresh clone on the same machine reuses them. Go's own build and module caches are reused too.
 set -euo pipefail
@@ -67,6 +68,33 @@ build_etcd() {
   timed etcd bash -c "cd '$dir' && go build -o '$out.tmp' go.etcd.io/etcd/server/v3 && mv '$out.tmp' '$out'"
 }
 
+# KEDA's go.mod carries a replace directive to another published version (not a local path), which
+# `go install pkg@version` also refuses. The wrapper repeats KEDA's own replace and exclude lines,
+# read from its go.mod, so it builds exactly the module graph KEDA's release was built with.
+# NAME is operator (the controller) or adapter (the external.metrics.k8s.io API server).
+build_keda() {
+  local name=$1 out="$bin/keda-$1-$KEDA_VERSION" dir="$cache/build/keda-$KEDA_VERSION"
+  if [ -x "$out" ]; then step "keda-$name $KEDA_VERSION cached at $out"; return; fi
+  if [ ! -f "$dir/go.sum" ]; then
+    mkdir -p "$dir"
+    local mod
+    mod=$(cd "$dir" && GOFLAGS=-mod=mod go mod download -json "github.com/kedacore/keda/v2@$KEDA_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+    {
+      echo "module local/build"
+      echo "go $(sed -n 's/^go \([0-9.]*\)$/\1/p' "$mod")"
+      echo "require github.com/kedacore/keda/v2 $KEDA_VERSION"
+      grep -E '^(replace|exclude) ' "$mod"
+    } >"$dir/go.mod"
+  fi
+  if ! (cd "$dir" && go get "github.com/kedacore/keda/v2/cmd/operator@$KEDA_VERSION" \
+    "github.com/kedacore/keda/v2/cmd/adapter@$KEDA_VERSION" >"$dir/go-get.log" 2>&1); then
+    cat "$dir/go-get.log" >&2
+    return 1
+  fi
+  step "building keda-$name $KEDA_VERSION (first build takes several minutes on 2 cores)"
+  timed "keda-$name" bash -c "cd '$dir' && go build -o '$out.tmp' github.com/kedacore/keda/v2/cmd/$name && mv '$out.tmp' '$out'"
+}
+
 # The upstream add-on's interceptor, for the interceptor benchmark (hack/bench/interceptor.ts).
 # `go install .../interceptor@version` fails: it asks the module proxy for the module's version list
 # (deprecation check), which the proxy refuses for this module; a wrapper module pinning the exact
@@ -92,6 +120,7 @@ for t in "${targets[@]}"; do
     etcd) build_etcd ;;
     kube-apiserver | kube-controller-manager | kubectl) build_k8s "$t" ;;
     upstream-interceptor) build_upstream_interceptor ;;
+    keda-operator | keda-adapter) build_keda "${t#keda-}" ;;
     *) echo "unknown target: $t" >&2; exit 2 ;;
   esac
 done

@@ -1,0 +1,84 @@
+// The test app behind the image `keda-http-test/echo:<tag>` (run by the process kubelet in
+// hack/kubelet): an HTTP echo server that answers every request with what it saw, like the
+// `traefik/whoami` image upstream's e2e tests use.
+//
+//   PORT               listen port (default 8080), on every address; the kubelet's bind shim
+//                      narrows that to the pod's own address
+//   STARTUP_DELAY_MS   wait this long before listening, so a cold start takes real time and the
+//                      readiness probe fails until then (default 0)
+//   TERMINATION_DELAY_MS  on SIGTERM, keep serving this long before draining (default 0): a slow
+//                      shutdown, to see the kubelet's grace period and SIGKILL at work
+//   POD_NAME           reported in every answer (default: $HOSTNAME, which the kubelet sets)
+//
+// Routes: GET /health -> 200 "ok" (the readiness probe); anything else -> 200 with JSON
+// {pod, method, path, host, headers, body}. `?wait=500ms` (or 2s) delays the answer, as whoami's does.
+// SIGTERM stops accepting connections and exits once in-flight requests are answered.
+import http from 'node:http';
+import { createLogger } from '../../addon/shared/log.ts';
+
+const log = createLogger({ component: 'echo' });
+const port = Number(process.env.PORT ?? '8080');
+const startupDelayMs = Number(process.env.STARTUP_DELAY_MS ?? '0');
+const terminationDelayMs = Number(process.env.TERMINATION_DELAY_MS ?? '0');
+const pod = process.env.POD_NAME ?? process.env.HOSTNAME ?? 'echo';
+
+/** `500ms`, `2s` or a bare number of milliseconds; anything else is no wait. */
+export function parseWait(value: string | null): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(value ?? '');
+  if (!m?.[1]) return 0;
+  return Number(m[1]) * (m[2] === 's' ? 1000 : 1);
+}
+
+function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const url = new URL(req.url ?? '/', 'http://local');
+  if (url.pathname === '/health') {
+    res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+    return;
+  }
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const answer = (): void => {
+      const body = JSON.stringify({
+        pod,
+        method: req.method,
+        path: url.pathname,
+        query: url.search,
+        host: req.headers.host ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      });
+      res.writeHead(200, { 'content-type': 'application/json', 'x-echo-pod': pod }).end(`${body}\n`);
+      log.info('request', { method: req.method, path: url.pathname, host: req.headers.host, status: 200 });
+    };
+    const wait = parseWait(url.searchParams.get('wait'));
+    if (wait > 0) setTimeout(answer, wait);
+    else answer();
+  });
+}
+
+async function main(): Promise<void> {
+  log.info('starting', { pod, port, startupDelayMs });
+  const started: { server?: http.Server } = {};
+  const stop = (signal: string): void => {
+    log.info('signal received', { signal, terminationDelayMs });
+    setTimeout(() => {
+      const { server } = started;
+      if (!server) process.exit(0); // still starting: nothing to drain
+      log.info('draining');
+      server.close(() => {
+        log.info('stopped');
+        process.exit(0);
+      });
+      server.closeIdleConnections();
+    }, terminationDelayMs);
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  if (startupDelayMs > 0) await new Promise((r) => setTimeout(r, startupDelayMs));
+  const listening = http.createServer(handle);
+  listening.listen(port, () => log.info('listening', { address: listening.address() }));
+  started.server = listening;
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,157 @@
+// Real KEDA on the local control plane: the operator and the metrics API server built from KEDA's Go
+// module at the pinned KEDA_VERSION (hack/build-binaries.sh), installed from KEDA's own manifests
+// in that module (config/: namespace, RBAC, service account, Deployments, Services, APIService) and
+// run as Pods by the process kubelet (hack/kubelet), which maps KEDA's images to those binaries.
+// The operator generates its certificates (--enable-cert-rotation) into the kedaorg-certs Secret;
+// the kubelet's secret volumes carry them to both pods, as in a cluster. The metrics API server is
+// registered as v1beta1.external.metrics.k8s.io, so the HPA can scale 1 <-> N.
+// KEDA's CRDs come from the same module (tests/harness/crds.ts installs them).
+//
+//   node hack/keda.ts install --kubeconfig <path>     (a kubelet must be running for that cluster)
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { binaryPath, kubectlPath, versions } from './cluster/control-plane.ts';
+import { goModuleDir, installCrds } from '../tests/harness/crds.ts';
+
+const repoRoot = resolve(import.meta.dirname, '..');
+
+/** The kustomize folders of KEDA's config/ that make up a running KEDA (CRDs are installed apart). */
+const kedaConfigDirs = ['general', 'service_account', 'rbac', 'manager', 'metrics-server'];
+
+export const kedaNamespace = 'keda';
+
+function log(msg: string): void {
+  process.stderr.write(`[keda] ${msg}\n`);
+}
+
+/** Builds keda-operator and keda-adapter from KEDA's Go module, unless they are cached. */
+export function ensureKedaBinaries(): void {
+  const v = versions().KEDA_VERSION;
+  if (['keda-operator', 'keda-adapter'].every((b) => existsSync(binaryPath(b, v)))) return;
+  log(`building KEDA ${v} from its Go module (first run only; about 15-25 minutes on 2 cores)`);
+  const r = spawnSync('bash', [join(repoRoot, 'hack/build-binaries.sh'), 'keda-operator', 'keda-adapter'], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  if (r.status !== 0) {
+    throw new Error(
+      `hack/build-binaries.sh keda-operator keda-adapter failed (exit ${r.status ?? r.signal})`,
+    );
+  }
+}
+
+type Doc = Record<string, unknown> & {
+  kind?: string;
+  metadata?: { name?: string };
+  spec?: { template?: { spec?: { containers?: { name: string; image: string; args?: string[] }[] } } };
+};
+
+/**
+ * KEDA's manifests from its module, rendered with kubectl's kustomize, with two changes: images
+ * carry the version that really runs (the manifests say `latest`), and the operator does not patch
+ * the admission webhook configuration, because KEDA's webhooks are not built or installed here
+ * (they only validate ScaledObjects; scaling works without them).
+ */
+export function kedaManifests(): string {
+  const v = versions().KEDA_VERSION;
+  const config = join(goModuleDir('github.com/kedacore/keda/v2', v), 'config');
+  const docs: Doc[] = [];
+  for (const dir of kedaConfigDirs) {
+    const out = execFileSync(kubectlPath(), ['kustomize', join(config, dir)], { encoding: 'utf8' });
+    for (const d of parseAllDocuments(out)) {
+      const obj = d.toJS() as Doc | null;
+      if (obj) docs.push(obj);
+    }
+  }
+  for (const d of docs) {
+    for (const c of d.spec?.template?.spec?.containers ?? []) {
+      c.image = c.image.replace(/:latest$/, `:${v.replace(/^v/, '')}`);
+      if (d.kind === 'Deployment' && d.metadata?.name === 'keda-operator') {
+        c.args = [...(c.args ?? []), '--enable-webhook-patching=false'];
+      }
+    }
+  }
+  return docs.map((d) => JSON.stringify(d)).join('\n---\n');
+}
+
+function kubectl(kubeconfig: string, args: string[], input?: string): string {
+  const r = spawnSync(kubectlPath(), ['--kubeconfig', kubeconfig, ...args], { input, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+export interface KedaInstallation {
+  namespace: string;
+  /** Seconds it took until both Deployments were Available and the APIService answered. */
+  readySeconds: number;
+  /** Deletes what install applied (the CRDs stay). */
+  uninstall(): void;
+}
+
+/**
+ * Installs KEDA into the cluster and waits until the operator and the metrics API server are
+ * Available and `external.metrics.k8s.io` is served. A process kubelet must be running for the
+ * cluster (startKubelet), since KEDA runs as its Pods.
+ */
+export function installKeda(opts: { kubeconfig: string; timeoutSeconds?: number }): KedaInstallation {
+  const t0 = performance.now();
+  ensureKedaBinaries();
+  installCrds(opts.kubeconfig);
+  const manifests = kedaManifests();
+  kubectl(opts.kubeconfig, ['apply', '--server-side', '--force-conflicts', '-f', '-'], manifests);
+  const timeout = `${opts.timeoutSeconds ?? 180}s`;
+  try {
+    kubectl(opts.kubeconfig, [
+      'wait',
+      '-n',
+      kedaNamespace,
+      '--for=condition=Available',
+      `--timeout=${timeout}`,
+      'deployment/keda-operator',
+      'deployment/keda-metrics-apiserver',
+    ]);
+    kubectl(opts.kubeconfig, [
+      'wait',
+      '--for=condition=Available',
+      `--timeout=${timeout}`,
+      'apiservice/v1beta1.external.metrics.k8s.io',
+    ]);
+  } catch (err) {
+    const pods = spawnSync(
+      kubectlPath(),
+      ['--kubeconfig', opts.kubeconfig, 'get', 'pods', '-n', kedaNamespace, '-o', 'wide'],
+      {
+        encoding: 'utf8',
+      },
+    ).stdout;
+    throw new Error(
+      `KEDA did not become ready: ${(err as Error).message}\nPods:\n${pods}\n` +
+        'Is a process kubelet running for this cluster (startKubelet)? Pod logs are under <stateDir>/kubelet/pods/.',
+      { cause: err },
+    );
+  }
+  const readySeconds = (performance.now() - t0) / 1000;
+  log(`KEDA ${versions().KEDA_VERSION} ready in ${readySeconds.toFixed(1)}s`);
+  return {
+    namespace: kedaNamespace,
+    readySeconds,
+    uninstall() {
+      kubectl(opts.kubeconfig, ['delete', '--ignore-not-found', '--wait=true', '-f', '-'], manifests);
+    },
+  };
+}
+
+if (import.meta.main) {
+  const [command, ...rest] = process.argv.slice(2);
+  const i = rest.indexOf('--kubeconfig');
+  const kubeconfig = i >= 0 ? rest[i + 1] : process.env.KUBECONFIG;
+  if (command === 'build') {
+    ensureKedaBinaries();
+  } else if (command === 'install' && kubeconfig) {
+    installKeda({ kubeconfig });
+  } else {
+    process.stderr.write('usage: node hack/keda.ts build | install --kubeconfig <path>\n');
+    process.exit(2);
+  }
+}

@@ -1,0 +1,84 @@
+// The images the process kubelet can "run", each mapped to a program in this checkout. There is no
+// container runtime: an image name only selects which entrypoint to start as a local process.
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { binaryPath, versions } from '../cluster/control-plane.ts';
+import type { Container } from './types.ts';
+
+const repoRoot = resolve(import.meta.dirname, '../..');
+
+/** This project's image (the Dockerfile's ENTRYPOINT is `keda-http`), at any tag. */
+export const addonImagePattern = /(^|\/)keda-http-addon(:[\w.-]+)?(@sha256:[0-9a-f]+)?$/;
+/** The echo test app of hack/apps/echo.ts. */
+export const echoImage = 'keda-http-test/echo:1';
+const echoImagePattern = /(^|\/)keda-http-test\/echo(:[\w.-]+)?$/;
+
+/**
+ * KEDA's images, run as the binaries hack/build-binaries.sh builds from KEDA's Go module at the
+ * pinned KEDA_VERSION (whatever the tag says). Go binaries are static, so the bind shim cannot
+ * reach them; their "entrypoint" here adds the flags that bind the pod's address instead of every
+ * address (the container's own args come after and win). The adapter's Prometheus port has no
+ * address flag (it binds ":8080", which would clash with pods on 8080), so it moves to 18080+.
+ */
+const kedaImages: {
+  pattern: RegExp;
+  command: string;
+  binary: string;
+  bindFlags: (podIP: string) => string[];
+}[] = [
+  {
+    pattern: /(^|\/)kedacore\/keda(:[\w.-]+)?$/,
+    command: '/keda',
+    binary: 'keda-operator',
+    bindFlags: (ip) => [
+      `--metrics-bind-address=${ip}:8080`,
+      `--health-probe-bind-address=${ip}:8081`,
+      `--metrics-service-bind-address=${ip}:9666`,
+    ],
+  },
+  {
+    pattern: /(^|\/)kedacore\/keda-metrics-apiserver(:[\w.-]+)?$/,
+    command: '/keda-adapter',
+    binary: 'keda-adapter',
+    bindFlags: (ip) => [`--bind-address=${ip}`, `--port=${18080 + (Number(ip.split('.')[3]) % 1000)}`],
+  },
+];
+
+export type ImageCommand = { argv: string[] } | { error: string };
+
+/**
+ * The command line a container runs, as a container runtime would build it from the image's
+ * entrypoint, the container's `command` (replaces the entrypoint) and `args`. `node` is the Node
+ * that runs the kubelet (24, which runs .ts directly).
+ */
+export function imageCommand(container: Container, podIP: string, node = process.execPath): ImageCommand {
+  const args = container.args ?? [];
+  const keda = kedaImages.find((k) => k.pattern.test(container.image));
+  if (keda) {
+    const binary = binaryPath(keda.binary, versions().KEDA_VERSION);
+    if (!existsSync(binary)) {
+      return { error: `${binary} is missing; build it with: bash hack/build-binaries.sh ${keda.binary}` };
+    }
+    const [first, ...rest] = container.command ?? [keda.command];
+    if (first !== keda.command) return { error: `image ${container.image} has no program ${first ?? ''}` };
+    return { argv: [binary, ...rest, ...keda.bindFlags(podIP), ...args] };
+  }
+  if (addonImagePattern.test(container.image)) {
+    const entrypoint = [node, resolve(repoRoot, 'bin/keda-http.ts')];
+    const command = container.command;
+    if (command === undefined || command.length === 0) return { argv: [...entrypoint, ...args] };
+    // `command: [/keda-http, interceptor]` names the same entrypoint; anything else is not in the image.
+    const [first, ...rest] = command;
+    if (first !== undefined && /(^|\/)keda-http$/.test(first))
+      return { argv: [...entrypoint, ...rest, ...args] };
+    return { error: `image ${container.image} has no program ${first ?? ''}; its entrypoint is keda-http` };
+  }
+  if (echoImagePattern.test(container.image))
+    return { argv: [node, resolve(repoRoot, 'hack/apps/echo.ts'), ...args] };
+  return {
+    error:
+      `the process kubelet cannot run image ${container.image}: it runs ghcr.io/keda-http/keda-http-addon:<tag> ` +
+      `(this checkout's bin/keda-http.ts), ${echoImage} (hack/apps/echo.ts) and KEDA's ` +
+      'ghcr.io/kedacore/keda and keda-metrics-apiserver (built from its Go module)',
+  };
+}

@@ -1,0 +1,172 @@
+// The process kubelet: a Node for the local control plane whose pods are local processes.
+// It registers the Node, binds pending pods to it (there is no scheduler), runs each pod
+// (pod-worker.ts) and serves Services on their ClusterIPs (service-proxy.ts). See README.md.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { Informer, KubeClient, isConflict, isNotFound } from '../../addon/runtime/index.ts';
+import { createLogger, errorFields, type Logger } from '../../addon/shared/log.ts';
+import { bindShimPath } from './bind-shim.ts';
+import { registerNode, type NodeHeartbeat } from './node.ts';
+import { PodAddresses } from './pod-addresses.ts';
+import { PodWorker, type PodWorkerContext } from './pod-worker.ts';
+import { killLeftovers } from './sandbox.ts';
+import { ServiceProxy } from './service-proxy.ts';
+import { podKind, type Pod } from './types.ts';
+
+export interface KubeletOptions {
+  /** Path of an admin kubeconfig for the control plane. */
+  kubeconfig: string;
+  /** Where pod logs, tokens and the hosts file go (`<stateDir>/kubelet`). */
+  stateDir: string;
+  nodeName?: string;
+  /** CrashLoopBackOff; the kubelet's defaults are 10 s doubling to 5 min. */
+  restartBackoff?: { initialMs: number; maxMs: number };
+  log?: Logger;
+}
+
+export interface Kubelet {
+  nodeName: string;
+  nodeIP: string;
+  /** The hosts file pods see as /etc/hosts (Service names -> ClusterIPs). */
+  hostsFile: string;
+  /** The ClusterIP a Service name resolves to inside pods, e.g. `echo.my-ns`. */
+  resolve(name: string): string | undefined;
+  /** A running pod's address on this node. */
+  podIP(namespace: string, name: string): string | undefined;
+  /** A container's log file (stdout and stderr, across restarts). */
+  logPath(namespace: string, name: string, container?: string): string | undefined;
+  /** The pids of a pod's running containers. */
+  pids(namespace: string, name: string): Record<string, number | undefined>;
+  /** Stops every pod (SIGTERM, then SIGKILL after 10 s at most), the proxy and the heartbeat. */
+  stop(): Promise<void>;
+}
+
+function apiServerAddress(kc: KubeConfig): { host: string; port: string; caPem: string } {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('the kubeconfig has no current cluster');
+  const url = new URL(cluster.server);
+  const caPem = cluster.caData
+    ? Buffer.from(cluster.caData, 'base64').toString('utf8')
+    : cluster.caFile
+      ? readFileSync(cluster.caFile, 'utf8')
+      : '';
+  return { host: url.hostname, port: url.port || '443', caPem };
+}
+
+export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
+  const nodeName = opts.nodeName ?? 'local-node';
+  const log = opts.log ?? createLogger({ component: 'kubelet' });
+  const dir = resolve(opts.stateDir, 'kubelet');
+  const podsDir = join(dir, 'pods');
+  mkdirSync(podsDir, { recursive: true });
+  const owner = dir;
+  const leftovers = killLeftovers(owner);
+  if (leftovers > 0) log.info('killed processes a previous kubelet left behind', { count: leftovers });
+
+  const kc = new KubeConfig();
+  kc.loadFromFile(opts.kubeconfig);
+  const client = new KubeClient(kc);
+  const api = apiServerAddress(kc);
+  const addresses = PodAddresses.claim(owner);
+  const proxy = new ServiceProxy(client, join(dir, 'hosts'), log);
+  let heartbeat: NodeHeartbeat | undefined;
+  const workers = new Map<string, PodWorker>();
+  const pods = new Informer<Pod>(client, podKind, { log });
+  const ctx: PodWorkerContext = {
+    client,
+    log,
+    bindShim: bindShimPath(),
+    hostsFile: proxy.hostsFile,
+    apiServer: { host: api.host, port: api.port },
+    owner,
+    restartBackoff: opts.restartBackoff ?? { initialMs: 10_000, maxMs: 300_000 },
+    nodeIP: addresses.nodeIP,
+    podsDir,
+    caPem: api.caPem,
+    allocateIP: () => addresses.allocate(),
+    releaseIP: (ip) => addresses.release(ip),
+  };
+
+  const bind = async (pod: Pod): Promise<void> => {
+    const { namespace, name } = pod.metadata;
+    try {
+      await client.request('POST', `/api/v1/namespaces/${namespace}/pods/${name}/binding`, {
+        body: {
+          apiVersion: 'v1',
+          kind: 'Binding',
+          metadata: { name, uid: pod.metadata.uid },
+          target: { apiVersion: 'v1', kind: 'Node', name: nodeName },
+        },
+      });
+    } catch (err) {
+      // Already bound (conflict) or gone: the next event tells what happened.
+      if (!isConflict(err) && !isNotFound(err))
+        log.warn('could not bind pod', { pod: `${namespace}/${name}`, ...errorFields(err) });
+    }
+  };
+
+  const onPod = (pod: Pod, deleted: boolean): void => {
+    const uid = pod.metadata.uid ?? '';
+    const worker = workers.get(uid);
+    if (deleted) {
+      // Gone from the API server (a force delete, or our own delete after stopping).
+      if (worker) {
+        worker.forget();
+        void worker.terminate(undefined, { deleteObject: false }).then(() => workers.delete(uid));
+      }
+      return;
+    }
+    if (!pod.spec.nodeName) {
+      if (!pod.metadata.deletionTimestamp) void bind(pod);
+      return;
+    }
+    if (pod.spec.nodeName !== nodeName) return;
+    if (worker) {
+      worker.update(pod);
+      return;
+    }
+    const phase = pod.status?.phase;
+    if (phase === 'Succeeded' || phase === 'Failed') return; // finished before this kubelet started
+    const w = new PodWorker(ctx, pod);
+    workers.set(uid, w);
+    if (pod.metadata.deletionTimestamp) {
+      void w.terminate(0).then(() => workers.delete(uid));
+      return;
+    }
+    w.start().catch((err: unknown) => log.error('could not start pod', { pod: w.key, ...errorFields(err) }));
+  };
+
+  await proxy.start();
+  heartbeat = await registerNode(client, nodeName, addresses.nodeIP, log);
+  pods.on((e) => onPod(e.object, e.type === 'deleted'));
+  pods.start();
+  await pods.synced;
+  log.info('kubelet ready', { node: nodeName, podAddresses: addresses.cidr, stateDir: dir });
+
+  const find = (namespace: string, name: string): PodWorker | undefined =>
+    [...workers.values()].find((w) => w.key === `${namespace}/${name}`);
+  return {
+    nodeName,
+    nodeIP: addresses.nodeIP,
+    hostsFile: proxy.hostsFile,
+    resolve: (name) => proxy.resolve(name),
+    podIP: (ns, name) => find(ns, name)?.podIP,
+    logPath: (ns, name, container) => find(ns, name)?.logPath(container),
+    pids: (ns, name) => find(ns, name)?.pids() ?? {},
+    async stop() {
+      heartbeat?.stop();
+      heartbeat = undefined;
+      await pods.stop();
+      // As when a real kubelet goes away: the pod objects and their last status stay (a restarted
+      // kubelet runs them again); only the processes end.
+      for (const w of workers.values()) w.forget();
+      await Promise.all([...workers.values()].map((w) => w.terminate(10, { deleteObject: false })));
+      workers.clear();
+      await proxy.stop();
+      await addresses.close();
+      await client.close();
+      log.info('kubelet stopped', { node: nodeName });
+    },
+  };
+}

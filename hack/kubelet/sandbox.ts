@@ -1,0 +1,85 @@
+// Starts a process the way the process kubelet runs a container (and hack/keda.ts runs KEDA): in its
+// own mount and UTS namespaces (sandbox.sh) with its own hostname, /etc/hosts and mounted
+// directories (volumes, service-account token), in its own process group (so a signal reaches everything it started), with output
+// appended to a log file.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const sandboxScript = join(import.meta.dirname, 'sandbox.sh');
+
+/** Set on every sandboxed process, so a later kubelet can find and end processes a crashed one left. */
+export const ownerEnvVar = 'KEDA_HTTP_KUBELET_OWNER';
+
+export interface SandboxOptions {
+  argv: string[];
+  env: Record<string, string>;
+  cwd: string;
+  logPath: string;
+  /** What gethostname() answers inside (a pod's name). */
+  hostname?: string;
+  /** Mounted over /etc/hosts. */
+  hostsFile?: string;
+  /** Directories bind-mounted at paths inside (volumes, the service-account token). */
+  mounts?: { source: string; target: string }[];
+  /** Who started it (a state directory): the key for cleaning up after a crash. */
+  owner: string;
+}
+
+export function spawnSandboxed(opts: SandboxOptions): ChildProcess {
+  const [program, ...args] = opts.argv;
+  if (program === undefined) throw new Error('empty command line');
+  const fd = openSync(opts.logPath, 'a');
+  try {
+    return spawn(
+      'unshare',
+      ['--mount', '--uts', '--propagation', 'private', 'sh', sandboxScript, program, ...args],
+      {
+        cwd: opts.cwd,
+        env: {
+          ...opts.env,
+          [ownerEnvVar]: opts.owner,
+          KUBELET_SANDBOX_HOSTNAME: opts.hostname ?? '',
+          KUBELET_SANDBOX_HOSTS: opts.hostsFile ?? '',
+          KUBELET_SANDBOX_MOUNTS: (opts.mounts ?? []).map((m) => `${m.source}\t${m.target}`).join('\n'),
+        },
+        stdio: ['ignore', fd, fd],
+        detached: true,
+      },
+    );
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Signals a sandboxed process and everything in its process group. */
+export function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** SIGKILLs every process a previous run with this owner left behind (it crashed or was killed). */
+export function killLeftovers(owner: string): number {
+  let killed = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    let environ: string;
+    try {
+      environ = readFileSync(`/proc/${entry}/environ`, 'latin1');
+    } catch {
+      continue;
+    }
+    if (environ.split('\0').includes(`${ownerEnvVar}=${owner}`)) {
+      signalGroup(Number(entry), 'SIGKILL');
+      killed++;
+    }
+  }
+  return killed;
+}

@@ -1,0 +1,139 @@
+// A pod's volumes as directories under its state directory, bind-mounted at each container's
+// mountPath inside the sandbox: secret and configMap volumes (files kept current every 2 s, as
+// the kubelet's periodic sync does, so rotated certificates reach the process) and emptyDir.
+// Like the kubelet, a missing non-optional Secret or ConfigMap keeps the pod from starting.
+import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { KubeClient } from '../../addon/runtime/index.ts';
+import { configMapKind, secretKind, type Container, type Pod } from './types.ts';
+
+export interface Volume {
+  name: string;
+  secret?: { secretName: string; optional?: boolean; items?: { key: string; path: string }[] };
+  configMap?: { name: string; optional?: boolean; items?: { key: string; path: string }[] };
+  emptyDir?: Record<string, unknown>;
+  projected?: { sources?: { serviceAccountToken?: unknown }[] };
+}
+
+/** The projected token volume (kube-api-access-*) the ServiceAccount admission plugin adds. */
+const isServiceAccountVolume = (v: Volume): boolean =>
+  v.projected?.sources?.some((s) => s.serviceAccountToken !== undefined) ?? false;
+
+export interface VolumeMount {
+  name: string;
+  mountPath: string;
+  subPath?: string;
+  readOnly?: boolean;
+}
+
+export interface Mount {
+  source: string;
+  target: string;
+}
+
+const syncIntervalMs = 2000;
+
+type DataObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string };
+  data?: Record<string, string>;
+};
+
+export class PodVolumes {
+  readonly #client: KubeClient;
+  readonly #pod: Pod;
+  readonly #dir: string;
+  readonly #written = new Map<string, string>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(client: KubeClient, pod: Pod, podDir: string) {
+    this.#client = client;
+    this.#pod = pod;
+    this.#dir = join(podDir, 'volumes');
+  }
+
+  get #volumes(): Volume[] {
+    return (this.#pod.spec as { volumes?: Volume[] }).volumes ?? [];
+  }
+
+  /** Creates every volume's directory and files; throws (with what is missing) if one cannot be made. */
+  async prepare(): Promise<void> {
+    for (const v of this.#volumes) await this.#sync(v);
+  }
+
+  /** Keeps secret and configMap volumes current until stop(). */
+  startSync(): void {
+    const tick = async (): Promise<void> => {
+      for (const v of this.#volumes) await this.#sync(v).catch(() => undefined);
+      this.#timer = setTimeout(() => void tick(), syncIntervalMs);
+    };
+    this.#timer = setTimeout(() => void tick(), syncIntervalMs);
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer);
+  }
+
+  /** Where a container's volumeMounts come from, for the sandbox to bind-mount. */
+  mountsFor(container: Container): Mount[] {
+    const mounts = (container as { volumeMounts?: VolumeMount[] }).volumeMounts ?? [];
+    return mounts
+      .filter((m) => !m.mountPath.startsWith('/var/run/secrets/kubernetes.io/serviceaccount'))
+      .map((m) => {
+        if (!this.#volumes.some((v) => v.name === m.name)) {
+          throw new Error(`volumeMount ${m.name} names no volume of the pod`);
+        }
+        return { source: join(this.#dir, m.name, m.subPath ?? ''), target: m.mountPath };
+      });
+  }
+
+  async #sync(v: Volume): Promise<void> {
+    if (isServiceAccountVolume(v)) return; // the pod worker writes the token (service-account.ts)
+    const dir = join(this.#dir, v.name);
+    mkdirSync(dir, { recursive: true });
+    if (v.emptyDir) return;
+    const ns = this.#pod.metadata.namespace ?? 'default';
+    let files: Record<string, string> | undefined;
+    if (v.secret) {
+      const s = await this.#client.get<DataObject>(secretKind, ns, v.secret.secretName);
+      if (!s && !v.secret.optional) throw new Error(`secret "${v.secret.secretName}" not found`);
+      files = this.#files(s?.data ?? {}, v.secret.items, (x) => Buffer.from(x, 'base64').toString('binary'));
+    } else if (v.configMap) {
+      const cm = await this.#client.get<DataObject>(configMapKind, ns, v.configMap.name);
+      if (!cm && !v.configMap.optional) throw new Error(`configmap "${v.configMap.name}" not found`);
+      files = this.#files(cm?.data ?? {}, v.configMap.items, (x) => x);
+    } else {
+      throw new Error(
+        `volume ${v.name}: the process kubelet supports secret, configMap and emptyDir volumes only`,
+      );
+    }
+    const fingerprint = JSON.stringify(files);
+    if (this.#written.get(v.name) === fingerprint) return;
+    for (const [path, content] of Object.entries(files)) {
+      const target = join(dir, path);
+      mkdirSync(dirname(target), { recursive: true });
+      // Write then rename inside the mounted directory: a reader never sees half a certificate.
+      writeFileSync(`${target}.tmp`, content, { encoding: 'binary', mode: 0o644 });
+      renameSync(`${target}.tmp`, target);
+    }
+    const keep = new Set(Object.keys(files).map((p) => p.split('/')[0]));
+    for (const name of readdirSync(dir))
+      if (!keep.has(name)) rmSync(join(dir, name), { recursive: true, force: true });
+    this.#written.set(v.name, fingerprint);
+  }
+
+  #files(
+    data: Record<string, string>,
+    items: { key: string; path: string }[] | undefined,
+    decode: (v: string) => string,
+  ): Record<string, string> {
+    const out: Record<string, string> = {};
+    if (items) {
+      for (const i of items) if (data[i.key] !== undefined) out[i.path] = decode(data[i.key] as string);
+    } else {
+      for (const [k, v] of Object.entries(data)) out[k] = decode(v);
+    }
+    return out;
+  }
+}
