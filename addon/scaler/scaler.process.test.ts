@@ -141,6 +141,12 @@ async function scalerMetric(name: string): Promise<number> {
   return Number(line?.split(' ')[1]);
 }
 
+async function httpStatus(path: string): Promise<number> {
+  const res = await request(`http://127.0.0.1:${scaler.metricsPort}${path}`);
+  await res.body.dump();
+  return res.statusCode;
+}
+
 async function listInterceptors(list: readonly InterceptorProcess[]): Promise<void> {
   await writeObjects(scalerFile, [...routes, ...interceptorSlices(list.map((p) => p.adminPort))]);
 }
@@ -286,6 +292,8 @@ test('health goes NOT_SERVING when the interceptors go away and SERVING when the
     (m) => m !== 'answered',
   );
   assert.match(refused, /UNAVAILABLE: the interceptors' counts are \d+ms old/);
+  assert.equal(await httpStatus('/readyz'), 503, 'the HTTP probe agrees');
+  assert.equal(await httpStatus('/livez'), 200);
   await listInterceptors(pods.slice(0, 2));
   await eventually(
     'readiness up',
@@ -293,6 +301,7 @@ test('health goes NOT_SERVING when the interceptors go away and SERVING when the
     (s) => s === 'SERVING',
   );
   assert.equal(await keda.healthStatus('liveness'), 'SERVING');
+  assert.equal(await httpStatus('/readyz'), 200);
   assert.equal(await concurrency(), 0);
 });
 
