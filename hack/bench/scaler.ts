@@ -8,7 +8,7 @@
 // Bounded in time and count; loopback only. Run with --expose-gc for the memory figures.
 import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
@@ -403,6 +403,7 @@ async function streamsAtScale(dir: string, n: number): Promise<StreamsResult> {
 
 // ---------------------------------------------------------------- run and report
 
+const loadBefore = loadavg()[0] ?? 0;
 const dir = await mkdtemp(join(tmpdir(), 'bench-scaler-'));
 const interceptorFile = join(dir, 'interceptor-objects.yaml');
 await writeObjects(interceptorFile, routeObjects);
@@ -544,10 +545,12 @@ await report({
   ],
   versions: { 'compared with': 'upstream http-add-on v0.15.0 design constants (tick 500 ms, stream 200 ms)' },
   notes: [
+    `Machine load (1-minute average, ${cpus().length} cores) was ${loadBefore.toFixed(1)} at the start and ${(loadavg()[0] ?? 0).toFixed(1)} at the end: the machine is shared, and wall times above 1 core of load include waiting for a CPU.`,
     'Activation: two real `keda-http interceptor --from-file` processes, a real `keda-http scaler --from-file` process with its default 500 ms tick, and a KEDA-shaped gRPC client holding one StreamIsActive stream; each trial sends one request for a route with no ready backend (held by the interceptor), times the `true`, then cancels the request and waits for `false`.',
     `Tick: the real Pinger in this process with a FileStore of ${tickRoutes} InterceptorRoutes and ${tickPods} EndpointSlices, polling ${tickPods} HTTP servers in a child process that serve /queue bodies of ${tickRoutes} routes (two alternating versions, so every tick has deltas). 50 interceptor processes do not fit on this machine.`,
   ],
   data: {
+    loadAverage: { start: loadBefore, end: loadavg()[0] },
     activation: {
       push: {
         trials: push.samples.length,
