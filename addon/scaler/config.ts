@@ -21,6 +21,8 @@ export interface ScalerConfig {
   stalePodMs: number;
   streamHeartbeatMs: number;
   queueWatchEnabled: boolean;
+  /** Silence after which a /queue/watch stream counts as dead and is reopened. */
+  queueWatchIdleTimeoutMs: number;
 }
 
 export function readConfig(env: Readonly<Record<string, string | undefined>> = process.env): {
@@ -43,11 +45,16 @@ export function readConfig(env: Readonly<Record<string, string | undefined>> = p
     stalePodMs: e.duration('KEDA_HTTP_SCALER_STALE_POD_TIMEOUT', 5_000),
     streamHeartbeatMs: e.duration('KEDA_HTTP_SCALER_STREAM_HEARTBEAT_INTERVAL', 5_000),
     queueWatchEnabled: e.bool('KEDA_HTTP_SCALER_QUEUE_WATCH_ENABLED', true),
+    // Three of the interceptor's default 5 s heartbeats (KEDA_HTTP_QUEUE_WATCH_HEARTBEAT).
+    queueWatchIdleTimeoutMs: e.duration('KEDA_HTTP_SCALER_QUEUE_WATCH_IDLE_TIMEOUT', 15_000),
   };
   if (config.tickMs <= 0)
     e.problem('KEDA_HTTP_QUEUE_TICK_DURATION must be a positive duration such as 500ms');
   if (config.fetchTimeoutMs <= 0) {
     e.problem('KEDA_HTTP_SCALER_QUEUE_FETCH_TIMEOUT must be a positive duration such as 250ms');
+  }
+  if (config.queueWatchIdleTimeoutMs <= 0) {
+    e.problem('KEDA_HTTP_SCALER_QUEUE_WATCH_IDLE_TIMEOUT must be a positive duration such as 15s');
   }
   if (config.streamHeartbeatMs <= 0) {
     e.problem('KEDA_HTTP_SCALER_STREAM_HEARTBEAT_INTERVAL must be a positive duration such as 5s');

@@ -76,7 +76,7 @@ export async function startScaler(opts: StartOptions): Promise<RunningScaler> {
     ? new QueueWatcher({
         log,
         connectTimeoutMs: Math.max(config.fetchTimeoutMs, 1_000),
-        idleTimeoutMs: 15_000, // three missed heartbeats
+        idleTimeoutMs: config.queueWatchIdleTimeoutMs,
         onConnections: (n) => metrics.watchedInterceptors.set(n),
         onTransition: (pod, kind, key, concurrency, requestCount) => {
           metrics.streamEvents.inc({ event: kind });
