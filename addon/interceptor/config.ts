@@ -36,6 +36,12 @@ export interface InterceptorConfig {
   connectTimeoutMs: number;
   maxIdleConns: number;
   maxIdleConnsPerHost: number;
+  /**
+   * Beyond upstream (Go's Transport.MaxConnsPerHost): connections per backend origin; more requests
+   * queue for a free connection. Bounds the thundering herd when thousands of held requests are
+   * released onto one just-started pod. 0 = unlimited (upstream's behaviour).
+   */
+  maxConnsPerHost: number;
   /** Kyma's documented KEDA_HTTP_FORCE_HTTP2: h2c/h2 to every backend, whatever its appProtocol. */
   forceHttp2: boolean;
   metricsEnabled: boolean;
@@ -106,6 +112,7 @@ export function readConfig(env: Readonly<Record<string, string | undefined>> = p
     connectTimeoutMs: e.duration('KEDA_HTTP_CONNECT_TIMEOUT', 500),
     maxIdleConns: e.int('KEDA_HTTP_MAX_IDLE_CONNS', 1000, { min: 0 }),
     maxIdleConnsPerHost: e.int('KEDA_HTTP_MAX_IDLE_CONNS_PER_HOST', 200, { min: 0 }),
+    maxConnsPerHost: e.int('KEDA_HTTP_MAX_CONNS_PER_HOST', 512, { min: 0 }),
     forceHttp2: e.bool('KEDA_HTTP_FORCE_HTTP2', false),
     metricsEnabled: e.bool('OTEL_PROM_EXPORTER_ENABLED', true),
     metricsPort: e.port('OTEL_PROM_EXPORTER_PORT', 2223),

@@ -62,6 +62,7 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
   const tlsOptions = config.tls.enabled ? await loadTlsOptions(config.tls) : undefined;
   const forwarder = new Forwarder({
     connectTimeoutMs: config.connectTimeoutMs,
+    maxConnsPerHost: config.maxConnsPerHost,
     forceHttp2: config.forceHttp2,
     ...(tlsOptions ? { tls: { ca: tlsOptions.ca, skipVerify: config.tls.skipVerify } } : {}),
   });

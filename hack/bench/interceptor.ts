@@ -9,7 +9,7 @@
 // the same objects. Targets (issue 4): warm throughput >= upstream; p99 at 1,000 req/s <= upstream;
 // 10,000 held requests: memory growth <= upstream and all answered 200 within 1 s of readiness;
 // 5,000 routes within 5% of one route.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -36,6 +36,9 @@ const upstreamBin = join(cache, 'bin', `http-add-on-interceptor-${upstreamVersio
 const kubectlBin = join(cache, 'bin', `kubectl-${versions['KUBERNETES_VERSION'] ?? ''}`);
 const kubeconfig = process.env['KUBECONFIG'] ?? join(repo, '.cache/local-cluster/kubeconfig');
 const ns = 'bench-interceptor';
+// The API server refuses loopback EndpointSlice addresses. Upstream v0.15.0 only reads a slice's
+// readiness and dials "svc.ns:port" (mapped to 127.0.0.1 below), so a documentation address will do.
+const clusterAddress = '192.0.2.10';
 
 async function freePort(): Promise<number> {
   const s = net.createServer();
@@ -55,7 +58,10 @@ function kubectl(args: string[], input?: string): string {
 }
 
 // ---- the objects both interceptors route by ----
-function objects(backendPort: number, opts: { coldReady: boolean; extraRoutes: number }): string {
+function objects(
+  backendPort: number,
+  opts: { coldReady: boolean; extraRoutes: number; address?: string },
+): string {
   const docs: string[] = [];
   const svc = (name: string): void => {
     docs.push(`apiVersion: v1
@@ -68,7 +74,7 @@ spec: {ports: [{name: http, port: ${backendPort}, protocol: TCP}]}`);
 kind: EndpointSlice
 metadata: {name: ${name}-1, namespace: ${ns}, labels: {kubernetes.io/service-name: ${name}}}
 addressType: IPv4
-endpoints: [{addresses: [127.0.0.1], conditions: {ready: ${ready}}}]
+endpoints: [{addresses: [${opts.address ?? '127.0.0.1'}], conditions: {ready: ${ready}}}]
 ports: [{name: http, port: ${backendPort}, protocol: TCP}]`);
   };
   const route = (name: string, service: string, hosts: string[]): void => {
@@ -219,6 +225,64 @@ function hostsWrk(port: number, hosts: number): number {
   }
 }
 
+async function measureUpstream(): Promise<Measured> {
+  try {
+    kubectl(['get', 'crd', 'interceptorroutes.http.keda.sh']);
+  } catch {
+    kubectl(['create', '-f', join(repo, 'crds')]);
+  }
+  kubectl(['apply', '-f', '-'], `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${ns}}\n`);
+  kubectl(
+    ['apply', '-f', '-'],
+    objects(backendPort, { coldReady: false, extraRoutes: 1, address: clusterAddress }),
+  );
+  const hosts = join(dir, 'hosts');
+  await writeFile(hosts, `127.0.0.1 localhost\n127.0.0.1 app.${ns} cold.${ns}\n`);
+  const proxyPort = await freePort();
+  const adminPort = await freePort();
+  const up = await startPinned(
+    'upstream interceptor',
+    '1',
+    'unshare',
+    [
+      '-m',
+      'sh',
+      '-c',
+      `mount --bind ${hosts} /etc/hosts && echo started && exec ${upstreamBin} --zap-log-level=error`,
+    ],
+    {
+      env: {
+        KUBECONFIG: kubeconfig,
+        KEDA_HTTP_PROXY_PORT: String(proxyPort),
+        KEDA_HTTP_ADMIN_PORT: String(adminPort),
+        OTEL_PROM_EXPORTER_PORT: String(await freePort()),
+        KEDA_HTTP_WATCH_NAMESPACE: ns,
+      },
+      ready: /^started$/,
+    },
+  );
+  try {
+    await waitFor(
+      async () =>
+        (await fetch(`http://127.0.0.1:${adminPort}/readyz`).catch(() => undefined))?.status === 200,
+      60_000,
+      'upstream readyz',
+    );
+    // exec keeps the pid: the child's pid is the interceptor binary's.
+    const pid = up.child.pid ?? 0;
+    const warm = await warmPhases(proxyPort);
+    const hold = await holdPhase('upstream', proxyPort, adminPort, pid, async () => {
+      kubectl(
+        ['apply', '-f', '-'],
+        objects(backendPort, { coldReady: true, extraRoutes: 1, address: clusterAddress }),
+      );
+    });
+    return { ...warm, ...hold };
+  } finally {
+    await up.stop();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 const dir = await mkdtemp(join(tmpdir(), 'bench-interceptor-'));
 const backend = await startPinned('backend', '0', nodeBin, [join(here, 'interceptor-backend.ts')], {
@@ -286,75 +350,13 @@ try {
       `Upstream interceptor not measured: no control plane (${kubeconfig}); run npm run cluster:up.`,
     );
   } else {
-    kubectl(['apply', '-f', join(repo, 'crds')]);
-    kubectl(['create', 'namespace', ns, '--dry-run=client', '-o', 'yaml']);
-    kubectl(['apply', '-f', '-'], `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${ns}}\n`);
-    kubectl(['apply', '-f', '-'], objects(backendPort, { coldReady: false, extraRoutes: 1 }));
-    const hosts = join(dir, 'hosts');
-    await writeFile(hosts, `127.0.0.1 localhost\n127.0.0.1 app.${ns} cold.${ns}\n`);
-    const proxyPort = await freePort();
-    const adminPort = await freePort();
-    const up = await startPinned(
-      'upstream interceptor',
-      '1',
-      'unshare',
-      [
-        '-m',
-        'sh',
-        '-c',
-        `mount --bind ${hosts} /etc/hosts && exec ${upstreamBin} --zap-log-level=error --kubeconfig=${kubeconfig}`,
-      ],
-      {
-        env: {
-          KUBECONFIG: kubeconfig,
-          KEDA_HTTP_PROXY_PORT: String(proxyPort),
-          KEDA_HTTP_ADMIN_PORT: String(adminPort),
-          OTEL_PROM_EXPORTER_PORT: String(await freePort()),
-          KEDA_HTTP_WATCH_NAMESPACE: ns,
-        },
-        ready: /./,
-        timeoutMs: 60_000,
-      },
-    ).catch(async () =>
-      // It may print nothing at error level: wait for its readiness endpoint instead.
-      startPinned(
-        'upstream interceptor',
-        '1',
-        'unshare',
-        [
-          '-m',
-          'sh',
-          '-c',
-          `mount --bind ${hosts} /etc/hosts && echo started && exec ${upstreamBin} --zap-log-level=error --kubeconfig=${kubeconfig}`,
-        ],
-        {
-          env: {
-            KUBECONFIG: kubeconfig,
-            KEDA_HTTP_PROXY_PORT: String(proxyPort),
-            KEDA_HTTP_ADMIN_PORT: String(adminPort),
-            OTEL_PROM_EXPORTER_PORT: String(await freePort()),
-            KEDA_HTTP_WATCH_NAMESPACE: ns,
-          },
-          ready: /started/,
-        },
-      ),
-    );
     try {
-      await waitFor(
-        async () =>
-          (await fetch(`http://127.0.0.1:${adminPort}/readyz`).catch(() => undefined))?.status === 200,
-        60_000,
-        'upstream readyz',
+      results[`upstream ${upstreamVersion} (Go)`] = await measureUpstream();
+    } catch (err) {
+      notes.push(
+        `Upstream interceptor run failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
       );
-      // The process behind unshare/sh: the interceptor binary itself (exec keeps the pid).
-      const pid = Number(execFileSync('pgrep', ['-f', '-n', upstreamBin], { encoding: 'utf8' }).trim());
-      const warm = await warmPhases(proxyPort);
-      const hold = await holdPhase('upstream', proxyPort, adminPort, pid, async () => {
-        kubectl(['apply', '-f', '-'], objects(backendPort, { coldReady: true, extraRoutes: 1 }));
-      });
-      results[`upstream ${upstreamVersion} (Go)`] = { ...warm, ...hold };
     } finally {
-      await up.stop();
       try {
         kubectl(['delete', 'namespace', ns, '--wait=false']);
       } catch {
@@ -428,7 +430,7 @@ await report({
   verdicts,
   versions: {
     upstream: upstreamVersion,
-    wrk: execFileSync('wrk', ['-v'], { encoding: 'utf8' }).split('\n')[0] ?? '',
+    wrk: (spawnSync('wrk', ['-v'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '').trim(),
   },
   notes: [
     'Backend (Node, trivial "ok"), wrk, the fixed-rate client and the hold client run on core 0, the proxy under test on core 1; the local control plane shares the machine. Ours runs from a file (--from-file), upstream from the API server; readiness flips are a file rewrite (ours) and an EndpointSlice apply (upstream), so "after ready" includes each one\'s watch latency.',

@@ -7,6 +7,8 @@ import type { ObjectStore, StoredObject } from '../../shared/store/store.ts';
 export interface Candidate {
   host: string;
   port: number;
+  /** "http://ip:port", built once per EndpointSlice change instead of once per request. */
+  httpOrigin: string;
 }
 
 interface ServiceEndpoints {
@@ -104,7 +106,12 @@ function buildServices(slices: readonly StoredObject[]): Map<string, ServiceEndp
       let list = entry.candidates.get(name);
       if (!list) entry.candidates.set(name, (list = []));
       for (const host of ips) {
-        if (!list.some((c) => c.host === host && c.port === port)) list.push({ host, port });
+        if (!list.some((c) => c.host === host && c.port === port))
+          list.push({
+            host,
+            port,
+            httpOrigin: host.includes(':') ? `http://[${host}]:${port}` : `http://${host}:${port}`,
+          });
       }
     }
   }

@@ -15,6 +15,14 @@ export function formatLogTime(ms: number): string {
   return `${pad(t.getUTCDate())}/${months[t.getUTCMonth()]}/${t.getUTCFullYear()}:${pad(t.getUTCHours())}:${pad(t.getUTCMinutes())}:${pad(t.getUTCSeconds())} +0000`;
 }
 
+const bodyBytes = new WeakMap<object, number>();
+
+function byteLength(chunk: unknown): number {
+  if (typeof chunk === 'string') return Buffer.byteLength(chunk);
+  if (chunk instanceof Uint8Array) return chunk.byteLength;
+  return 0;
+}
+
 export class AccessLog {
   readonly #log: Logger;
 
@@ -22,10 +30,26 @@ export class AccessLog {
     this.#log = log;
   }
 
+  /** Counts the body bytes written to `res` (only when the access log is on: it wraps write/end). */
+  attach(res: ProxyResponse): void {
+    const r = res as unknown as { write: (...a: unknown[]) => boolean; end: (...a: unknown[]) => unknown };
+    const write = r.write.bind(res);
+    const end = r.end.bind(res);
+    bodyBytes.set(res, 0);
+    r.write = (...a: unknown[]) => {
+      bodyBytes.set(res, (bodyBytes.get(res) ?? 0) + byteLength(a[0]));
+      return write(...a);
+    };
+    r.end = (...a: unknown[]) => {
+      if (typeof a[0] !== 'function') bodyBytes.set(res, (bodyBytes.get(res) ?? 0) + byteLength(a[0]));
+      return end(...a);
+    };
+  }
+
   record(req: ProxyRequest, res: ProxyResponse, startPerf: number): void {
     const wallStart = Date.now() - (performance.now() - startPerf);
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
-    const bytes = Number(res.getHeader('content-length') ?? 0) || 0;
+    const bytes = bodyBytes.get(res) ?? 0;
     const ref = req.headers.referer ?? '';
     const ua = req.headers['user-agent'] ?? '';
     const remote = `${req.socket?.remoteAddress ?? ''}:${req.socket?.remotePort ?? ''}`;

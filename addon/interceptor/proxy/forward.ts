@@ -22,6 +22,8 @@ export type ProxyResponse = ServerResponse | Http2ServerResponse;
 
 export interface ForwarderOptions {
   connectTimeoutMs: number;
+  /** Connections per backend origin; 0 = unlimited. */
+  maxConnsPerHost: number;
   /** Used for h2/h2c to every backend (Kyma's KEDA_HTTP_FORCE_HTTP2). */
   forceHttp2: boolean;
   /** Upstream TLS (TLS listener only): extra trusted CAs and KEDA_HTTP_PROXY_TLS_SKIP_VERIFY. */
@@ -41,6 +43,8 @@ export interface ForwardOptions {
   signal: AbortSignal | undefined;
   /** Absolute time (performance.now()) after which no retry starts; Infinity = the 1-minute cap. */
   retryUntil: number;
+  /** X-KEDA-HTTP-Cold-Start, added to the response (and to a 502/504) when set. */
+  coldStartHeader?: 'true' | 'false' | undefined;
 }
 
 /** Thrown into a dispatch when the request deadline passes. */
@@ -91,9 +95,10 @@ export class Forwarder {
       keepAliveTimeout: 90_000,
       keepAliveMaxTimeout: 90_000,
       bodyTimeout: 0,
-      // One connection per in-flight request (Go's MaxConnsPerHost 0): a long-lived stream never
-      // blocks another request behind a pool limit.
-      connections: null,
+      // KEDA_HTTP_MAX_CONNS_PER_HOST: past it, requests wait for a free keep-alive connection
+      // instead of opening thousands at once against a pod that just started (SYN backlog drops
+      // cost seconds). 0 = one connection per in-flight request, as Go's default.
+      connections: opts.maxConnsPerHost > 0 ? opts.maxConnsPerHost : null,
     };
     this.#common = common;
     this.#http1 = new Agent(common);
@@ -221,6 +226,8 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return; // 1xx informational: Node's server answers Expect itself.
     this.#responded = true;
     const out = inboundResponseHeaders(headers);
+    // Added to the one header object (not setHeader): Node's writeHead then skips its merge path.
+    if (this.#opts.coldStartHeader !== undefined) out['x-keda-http-cold-start'] = this.#opts.coldStartHeader;
     const type = headers['content-type'];
     if (typeof type === 'string' && type.startsWith('application/grpc') && 'stream' in this.#res) {
       // gRPC over HTTP/2: hold the head until the first message or the end, so a "trailers-only"
@@ -294,8 +301,12 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
     this.#finish();
     const res = this.#res;
     if (!res.headersSent) {
-      if (isTimeout(err)) writeError(res, 504);
-      else writeError(res, 502);
+      const cold = this.#opts.coldStartHeader;
+      writeError(
+        res,
+        isTimeout(err) ? 504 : 502,
+        cold === undefined ? undefined : { 'x-keda-http-cold-start': cold },
+      );
     } else {
       res.destroy(err);
     }
@@ -320,7 +331,9 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
     }
     // Between retries: nothing in flight to abort, answer now.
     this.#finish();
-    if (!this.#res.headersSent) writeError(this.#res, 504);
+    const cold = this.#opts.coldStartHeader;
+    if (!this.#res.headersSent)
+      writeError(this.#res, 504, cold === undefined ? undefined : { 'x-keda-http-cold-start': cold });
     else this.#res.destroy();
   };
 }

@@ -83,6 +83,7 @@ export class ProxyHandler {
   readonly handle = (req: ProxyRequest, res: ProxyResponse): void => {
     const d = this.#d;
     const start = performance.now();
+    d.accessLog?.attach(res);
     if (d.draining() && req.httpVersionMajor === 1) res.setHeader('connection', 'close');
     const host = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? '';
     const url = req.url ?? '/';
@@ -242,8 +243,8 @@ export class ProxyHandler {
     retryUntil: number,
   ): void {
     const d = this.#d;
-    if (d.config.enableColdStartHeader) res.setHeader('x-keda-http-cold-start', coldStart ? 'true' : 'false');
-    this.#forward(req, res, route, target, d.directPodRouting, target.h2c, deadline, retryUntil);
+    const header = d.config.enableColdStartHeader ? (coldStart ? 'true' : 'false') : undefined;
+    this.#forward(req, res, route, target, d.directPodRouting, target.h2c, deadline, retryUntil, header);
   }
 
   #forward(
@@ -255,6 +256,7 @@ export class ProxyHandler {
     h2c: boolean,
     deadline: AbortSignal | undefined,
     retryUntil: number,
+    coldStartHeader?: 'true' | 'false',
   ): void {
     const d = this.#d;
     const scheme = this.#scheme;
@@ -266,7 +268,8 @@ export class ProxyHandler {
       pick = (attempt) => {
         const c = d.ready.candidates(target.serviceKey, target.portName);
         const e = c.length === 0 ? undefined : c[(seed + attempt) % c.length];
-        return e === undefined ? origin : hostOrigin(scheme, e.host, e.port);
+        if (e === undefined) return origin;
+        return scheme === 'http' ? e.httpOrigin : hostOrigin(scheme, e.host, e.port);
       };
     } else {
       pick = () => origin;
@@ -279,6 +282,7 @@ export class ProxyHandler {
       responseHeaderMs: responseHeaderTimeoutMs(route, d.config),
       signal: deadline,
       retryUntil,
+      coldStartHeader,
     });
   }
 
