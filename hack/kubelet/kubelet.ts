@@ -1,7 +1,7 @@
 // The process kubelet: a Node for the local control plane whose pods are local processes.
 // It registers the Node, binds pending pods to it (there is no scheduler), runs each pod
 // (pod-worker.ts) and serves Services on their ClusterIPs (service-proxy.ts). See README.md.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Informer, KubeClient, isConflict, isNotFound } from '../../addon/runtime/index.ts';
@@ -17,11 +17,12 @@ import { podKind, type Pod } from './types.ts';
 export interface KubeletOptions {
   /** Path of an admin kubeconfig for the control plane. */
   kubeconfig: string;
-  /** Where pod logs, tokens and the hosts file go (`<stateDir>/kubelet`). */
+  /** Where its log, pod logs, tokens and the hosts file go (`<stateDir>/kubelet`). */
   stateDir: string;
   nodeName?: string;
   /** CrashLoopBackOff; the kubelet's defaults are 10 s doubling to 5 min. */
   restartBackoff?: { initialMs: number; maxMs: number };
+  /** Defaults to JSON lines in `<stateDir>/kubelet/kubelet.log`. */
   log?: Logger;
 }
 
@@ -56,10 +57,11 @@ function apiServerAddress(kc: KubeConfig): { host: string; port: string; caPem: 
 
 export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
   const nodeName = opts.nodeName ?? 'local-node';
-  const log = opts.log ?? createLogger({ component: 'kubelet' });
   const dir = resolve(opts.stateDir, 'kubelet');
   const podsDir = join(dir, 'pods');
   mkdirSync(podsDir, { recursive: true });
+  const logFile = opts.log ? undefined : createWriteStream(join(dir, 'kubelet.log'), { flags: 'a' });
+  const log = opts.log ?? createLogger({ component: 'kubelet', stream: logFile });
   const owner = dir;
   const leftovers = killLeftovers(owner);
   if (leftovers > 0) log.info('killed processes a previous kubelet left behind', { count: leftovers });
@@ -167,6 +169,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
       await addresses.close();
       await client.close();
       log.info('kubelet stopped', { node: nodeName });
+      logFile?.end();
     },
   };
 }
