@@ -7,7 +7,9 @@
 // registered as v1beta1.external.metrics.k8s.io, so the HPA can scale 1 <-> N.
 // KEDA's CRDs come from the same module (tests/harness/crds.ts installs them).
 //
-//   node hack/keda.ts install --kubeconfig <path>     (a kubelet must be running for that cluster)
+//   node hack/keda.ts build                           (only builds the binaries: npm run keda:build)
+//   node hack/keda.ts install [--kubeconfig <path>]   (default: the `npm run cluster:up` cluster;
+//                                                      `npm run kubelet` must be running for it)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -145,7 +147,7 @@ export function installKeda(opts: { kubeconfig: string; timeoutSeconds?: number 
 if (import.meta.main) {
   const [command, ...rest] = process.argv.slice(2);
   const i = rest.indexOf('--kubeconfig');
-  const kubeconfig = i >= 0 ? rest[i + 1] : process.env.KUBECONFIG;
+  const kubeconfig = i >= 0 ? rest[i + 1] : join(repoRoot, '.cache/local-cluster/kubeconfig');
   if (command === 'build') {
     ensureKedaBinaries();
   } else if (command === 'install' && kubeconfig) {
