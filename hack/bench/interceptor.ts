@@ -13,14 +13,14 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import { homedir, tmpdir } from 'node:os';
+import { homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { report } from './report.ts';
 import { fixedRate, nodeBin, round, rssMiB, startPinned, waitFor, wrk } from './interceptor-lib.ts';
 
 const here = new URL('.', import.meta.url).pathname;
 const repo = new URL('../../', import.meta.url).pathname;
-const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
+const seconds = Number(process.env['BENCH_SECONDS'] ?? 4);
 const held = Number(process.env['BENCH_HELD'] ?? 10_000);
 const manyRoutes = Number(process.env['BENCH_ROUTES'] ?? 5000);
 const versions = Object.fromEntries(
@@ -183,39 +183,18 @@ async function holdPhase(
   };
 }
 
-async function warmPhases(
-  port: number,
-): Promise<
-  Pick<Measured, 'warmRps' | 'warmP99ms' | 'warmErrors' | 'fixedP50ms' | 'fixedP99ms' | 'fixedErrors'>
-> {
-  const url = `http://127.0.0.1:${port}/`;
-  wrk(url, { connections: 50, seconds: 2, cpus: '0', host: 'app.bench' }); // warm-up
-  const w = wrk(url, { connections: 50, seconds, cpus: '0', host: 'app.bench' });
-  const f = await fixedRate(url, { host: 'app.bench', rps: 1000, seconds });
-  return {
-    warmRps: w.rps,
-    warmP99ms: w.p99ms,
-    warmErrors: w.errors,
-    fixedP50ms: f.p50ms,
-    fixedP99ms: f.p99ms,
-    fixedErrors: f.errors,
-  };
+function median(xs: number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  return s.length === 0 ? NaN : (s[Math.floor((s.length - 1) / 2)] as number);
 }
 
-function hostsWrk(port: number, hosts: number): number {
-  const env = { ...process.env, HOSTS: String(hosts) };
+function hostsWrk(port: number, hosts: number, secs: number): number {
   const prev = process.env['HOSTS'];
-  process.env['HOSTS'] = env.HOSTS;
+  process.env['HOSTS'] = String(hosts);
   try {
-    wrk(`http://127.0.0.1:${port}/`, {
-      connections: 50,
-      seconds: 2,
-      cpus: '0',
-      script: join(here, 'interceptor-hosts.lua'),
-    });
     return wrk(`http://127.0.0.1:${port}/`, {
       connections: 50,
-      seconds,
+      seconds: secs,
       cpus: '0',
       script: join(here, 'interceptor-hosts.lua'),
     }).rps;
@@ -225,7 +204,45 @@ function hostsWrk(port: number, hosts: number): number {
   }
 }
 
-async function measureUpstream(): Promise<Measured> {
+interface Running {
+  name: string;
+  proxyPort: number;
+  adminPort: number;
+  pid: number;
+  stop(): Promise<void>;
+  flipCold(): Promise<void>;
+}
+
+async function startOurs(name: string, extraRoutes: number): Promise<Running> {
+  const file = join(dir, `${name.replace(/\W+/g, '-')}.yaml`);
+  await writeFile(file, objects(backendPort, { coldReady: false, extraRoutes }));
+  const proxyPort = await freePort();
+  const adminPort = await freePort();
+  const p = await startPinned(
+    name,
+    '1',
+    nodeBin,
+    [join(repo, 'bin/keda-http.ts'), 'interceptor', '--from-file', file],
+    {
+      env: {
+        KEDA_HTTP_PROXY_PORT: String(proxyPort),
+        KEDA_HTTP_ADMIN_PORT: String(adminPort),
+        OTEL_PROM_EXPORTER_PORT: String(await freePort()),
+      },
+      ready: /interceptor started/,
+    },
+  );
+  return {
+    name,
+    proxyPort,
+    adminPort,
+    pid: p.child.pid ?? 0,
+    stop: p.stop,
+    flipCold: () => writeFile(file, objects(backendPort, { coldReady: true, extraRoutes })),
+  };
+}
+
+async function startUpstream(): Promise<Running> {
   try {
     kubectl(['get', 'crd', 'interceptorroutes.http.keda.sh']);
   } catch {
@@ -261,29 +278,30 @@ async function measureUpstream(): Promise<Measured> {
       ready: /^started$/,
     },
   );
-  try {
-    await waitFor(
-      async () =>
-        (await fetch(`http://127.0.0.1:${adminPort}/readyz`).catch(() => undefined))?.status === 200,
-      60_000,
-      'upstream readyz',
-    );
+  await waitFor(
+    async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`).catch(() => undefined))?.status === 200,
+    60_000,
+    'upstream readyz',
+  );
+  return {
+    name: `upstream ${upstreamVersion} (Go)`,
+    proxyPort,
+    adminPort,
     // exec keeps the pid: the child's pid is the interceptor binary's.
-    const pid = up.child.pid ?? 0;
-    const warm = await warmPhases(proxyPort);
-    const hold = await holdPhase('upstream', proxyPort, adminPort, pid, async () => {
+    pid: up.child.pid ?? 0,
+    stop: up.stop,
+    flipCold: async () => {
       kubectl(
         ['apply', '-f', '-'],
         objects(backendPort, { coldReady: true, extraRoutes: 1, address: clusterAddress }),
       );
-    });
-    return { ...warm, ...hold };
-  } finally {
-    await up.stop();
-  }
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
+const rounds = Number(process.env['BENCH_ROUNDS'] ?? 5);
+const loadBefore = loadavg()[0] ?? NaN;
 const dir = await mkdtemp(join(tmpdir(), 'bench-interceptor-'));
 const backend = await startPinned('backend', '0', nodeBin, [join(here, 'interceptor-backend.ts')], {
   ready: /^(\d+)$/,
@@ -293,54 +311,13 @@ const results: Record<string, Measured> = {};
 const notes: string[] = [];
 let directRps = NaN;
 let directP99 = NaN;
+const running: Running[] = [];
 
 try {
-  const d = wrk(`http://127.0.0.1:${backendPort}/`, { connections: 50, seconds, cpus: '0' });
-  directRps = d.rps;
-  directP99 = d.p99ms;
-
-  // ---- this interceptor (file mode) ----
-  const file = join(dir, 'objects.yaml');
-  await writeFile(file, objects(backendPort, { coldReady: false, extraRoutes: 1 }));
-  const ours = await startPinned(
-    'interceptor',
-    '1',
-    nodeBin,
-    [join(repo, 'bin/keda-http.ts'), 'interceptor', '--from-file', file],
-    {
-      env: {
-        KEDA_HTTP_PROXY_PORT: String(await freePort()),
-        KEDA_HTTP_ADMIN_PORT: String(await freePort()),
-        OTEL_PROM_EXPORTER_PORT: String(await freePort()),
-      },
-      ready: /"adminPort":(\d+).*"proxyPort":(\d+)|"proxyPort":(\d+).*"adminPort":(\d+)/,
-    },
-  );
-  try {
-    const line = ours.match[0];
-    const proxyPort = Number(/"proxyPort":(\d+)/.exec(line)?.[1]);
-    const adminPort = Number(/"adminPort":(\d+)/.exec(line)?.[1]);
-    const pid = ours.child.pid ?? 0;
-    const warm = await warmPhases(proxyPort);
-    const routes1Rps = hostsWrk(proxyPort, 1);
-    const hold = await holdPhase('ours', proxyPort, adminPort, pid, () =>
-      writeFile(file, objects(backendPort, { coldReady: true, extraRoutes: 1 })),
-    );
-    await writeFile(file, objects(backendPort, { coldReady: true, extraRoutes: manyRoutes }));
-    await waitFor(
-      async () =>
-        Object.keys((await (await fetch(`http://127.0.0.1:${adminPort}/queue`)).json()) as object).length >=
-        manyRoutes + 1,
-      60_000,
-      `${manyRoutes} routes loaded`,
-    );
-    const routesManyRps = hostsWrk(proxyPort, manyRoutes);
-    results['keda-http (this)'] = { ...warm, ...hold, routes1Rps, routesManyRps };
-  } finally {
-    await ours.stop();
-  }
-
-  // ---- upstream Go interceptor (cluster mode) ----
+  const ours = await startOurs('keda-http (this)', 1);
+  running.push(ours);
+  const oursMany = await startOurs(`keda-http with ${manyRoutes} routes`, manyRoutes);
+  let upstream: Running | undefined;
   if (!existsSync(upstreamBin)) {
     notes.push(
       `Upstream interceptor not measured: ${upstreamBin} is missing (bash hack/build-binaries.sh upstream-interceptor).`,
@@ -351,20 +328,87 @@ try {
     );
   } else {
     try {
-      results[`upstream ${upstreamVersion} (Go)`] = await measureUpstream();
+      upstream = await startUpstream();
+      running.push(upstream);
     } catch (err) {
       notes.push(
-        `Upstream interceptor run failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
+        `Upstream interceptor could not start: ${err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err)}`,
       );
-    } finally {
-      try {
-        kubectl(['delete', 'namespace', ns, '--wait=false']);
-      } catch {
-        /* best effort */
-      }
     }
   }
+
+  // Warm path, interleaved round by round so machine noise hits every proxy alike; medians reported.
+  const warm = new Map<
+    string,
+    { rps: number[]; p99: number[]; errors: number; f50: number[]; f99: number[]; ferr: number }
+  >();
+  for (const r of running) {
+    wrk(`http://127.0.0.1:${r.proxyPort}/`, { connections: 50, seconds: 2, cpus: '0', host: 'app.bench' }); // warm-up
+    warm.set(r.name, { rps: [], p99: [], errors: 0, f50: [], f99: [], ferr: 0 });
+  }
+  const d: number[] = [];
+  const d99: number[] = [];
+  const one: number[] = [];
+  const many: number[] = [];
+  hostsWrk(oursMany.proxyPort, manyRoutes, 2); // warm-up
+  for (let i = 0; i < rounds; i++) {
+    const direct = wrk(`http://127.0.0.1:${backendPort}/`, { connections: 50, seconds, cpus: '0' });
+    d.push(direct.rps);
+    d99.push(direct.p99ms);
+    for (const r of running) {
+      const w = wrk(`http://127.0.0.1:${r.proxyPort}/`, {
+        connections: 50,
+        seconds,
+        cpus: '0',
+        host: 'app.bench',
+      });
+      const m = warm.get(r.name);
+      m?.rps.push(w.rps);
+      m?.p99.push(w.p99ms);
+      if (m) m.errors += w.errors;
+    }
+    one.push(hostsWrk(ours.proxyPort, 1, seconds));
+    many.push(hostsWrk(oursMany.proxyPort, manyRoutes, seconds));
+    for (const r of running) {
+      const f = await fixedRate(`http://127.0.0.1:${r.proxyPort}/`, {
+        host: 'app.bench',
+        rps: 1000,
+        seconds,
+      });
+      const m = warm.get(r.name);
+      m?.f50.push(f.p50ms);
+      m?.f99.push(f.p99ms);
+      if (m) m.ferr += f.errors;
+    }
+  }
+  await oursMany.stop();
+  directRps = median(d);
+  directP99 = median(d99);
+
+  // Cold start: one proxy at a time (10,000 sockets each).
+  for (const r of running) {
+    const hold = await holdPhase(r.name, r.proxyPort, r.adminPort, r.pid, r.flipCold);
+    const m = warm.get(r.name);
+    results[r.name] = {
+      warmRps: median(m?.rps ?? []),
+      warmP99ms: median(m?.p99 ?? []),
+      warmErrors: m?.errors ?? 0,
+      fixedP50ms: median(m?.f50 ?? []),
+      fixedP99ms: median(m?.f99 ?? []),
+      fixedErrors: m?.ferr ?? 0,
+      ...hold,
+      ...(r === ours ? { routes1Rps: median(one), routesManyRps: median(many) } : {}),
+    };
+  }
 } finally {
+  for (const r of running) await r.stop();
+  if (running.some((r) => r.name.startsWith('upstream'))) {
+    try {
+      kubectl(['delete', 'namespace', ns, '--wait=false']);
+    } catch {
+      /* best effort */
+    }
+  }
   await backend.stop();
   await rm(dir, { recursive: true, force: true });
 }
@@ -433,7 +477,8 @@ await report({
     wrk: (spawnSync('wrk', ['-v'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '').trim(),
   },
   notes: [
-    'Backend (Node, trivial "ok"), wrk, the fixed-rate client and the hold client run on core 0, the proxy under test on core 1; the local control plane shares the machine. Ours runs from a file (--from-file), upstream from the API server; readiness flips are a file rewrite (ours) and an EndpointSlice apply (upstream), so "after ready" includes each one\'s watch latency.',
+    `Medians of ${rounds} interleaved rounds of ${seconds} s (direct, each proxy, 1 vs ${manyRoutes} routes, then each proxy at 1,000 req/s), so machine noise hits every proxy alike. Backend (Node, trivial "ok"), wrk, the fixed-rate client and the hold client run on core 0, the proxy under test on core 1; the local control plane shares the machine. Ours runs from a file (--from-file), upstream from the API server; readiness flips are a file rewrite (ours) and an EndpointSlice apply (upstream), so "after ready" includes each one's watch latency.`,
+    `Load average (1 min) on this shared 2-core machine: ${round(loadBefore, 1)} at the start, ${round(loadavg()[0] ?? NaN, 1)} at the end; other engineers' builds and tests ran at the same time, so absolute numbers swing by 2x or more between rounds and only same-run ratios mean anything.`,
     ...notes,
   ],
   data: { directRps, directP99, held, manyRoutes, seconds, results },
