@@ -388,3 +388,17 @@ test('server reflection lists the external scaler, health and reflection service
     assert.ok(names.includes(n), `${n} in ${names}`);
   }
 });
+
+test("StreamMetricSpec (KEDA main only) is UNIMPLEMENTED, which KEDA reads as 'pull instead'", async () => {
+  const call = keda.raw.makeServerStreamRequest(
+    '/externalscaler.ExternalScaler/StreamMetricSpec',
+    () => Buffer.alloc(0), // an empty ScaledObjectRef
+    (b: Buffer) => b,
+    {},
+  );
+  const err = await new Promise<grpc.ServiceError>((resolve) => {
+    call.on('error', resolve);
+    call.on('data', () => {});
+  });
+  assert.equal(err.code, grpc.status.UNIMPLEMENTED);
+});
