@@ -17,6 +17,7 @@ export interface Versions {
   ETCD_VERSION: string;
   KEDA_VERSION: string;
   UPSTREAM_ADDON_VERSION: string;
+  ISTIO_API_VERSION: string;
 }
 
 /** hack/versions.env, the one place versions of Go-built infrastructure are pinned. */

@@ -7,7 +7,10 @@ import * as k8s from '@kubernetes/client-node';
 import { LocalCluster, kubectlPath } from '../../hack/cluster/control-plane.ts';
 import { installCrds } from './crds.ts';
 
-export const testClusterDir = resolve(import.meta.dirname, '../../.cache/test-cluster');
+// KEDA_HTTP_TEST_CLUSTER_DIR lets two test runs on one machine use separate control planes.
+export const testClusterDir = resolve(
+  process.env.KEDA_HTTP_TEST_CLUSTER_DIR ?? resolve(import.meta.dirname, '../../.cache/test-cluster'),
+);
 
 export interface KubectlResult {
   stdout: string;

@@ -7,27 +7,36 @@ import { cacheDir, kubectlPath, versions } from '../../hack/cluster/control-plan
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 
-/** Downloads github.com/kedacore/keda/v2 (Go module cache) and returns its config/crd/bases folder. */
-export function kedaCrdDir(): string {
-  const { KEDA_VERSION } = versions();
+/** Downloads a Go module into Go's module cache (no build) and returns its folder. */
+export function goModuleDir(module: string, version: string): string {
   // `go mod download` needs a module to run in; an empty one in the cache will do.
-  const work = join(cacheDir(), 'build', 'keda-crds');
+  const work = join(cacheDir(), 'build', 'module-downloads');
   if (!existsSync(join(work, 'go.mod'))) {
     execFileSync('mkdir', ['-p', work]);
-    execFileSync('go', ['mod', 'init', 'local/keda-crds'], { cwd: work, stdio: 'ignore' });
+    execFileSync('go', ['mod', 'init', 'local/module-downloads'], { cwd: work, stdio: 'ignore' });
   }
-  const out = execFileSync(
-    'go',
-    ['mod', 'download', '-json', `github.com/kedacore/keda/v2@${KEDA_VERSION}`],
-    {
-      cwd: work,
-      encoding: 'utf8',
-    },
-  );
+  const out = execFileSync('go', ['mod', 'download', '-json', `${module}@${version}`], {
+    cwd: work,
+    encoding: 'utf8',
+  });
   const { Dir, Error: err } = JSON.parse(out) as { Dir?: string; Error?: string };
   if (!Dir)
-    throw new Error(`could not download KEDA ${KEDA_VERSION}: ${err ?? 'no Dir in go mod download output'}`);
-  return join(Dir, 'config/crd/bases');
+    throw new Error(`could not download ${module}@${version}: ${err ?? 'no Dir in go mod download output'}`);
+  return Dir;
+}
+
+/** KEDA's own CRDs, from its Go module at the pinned version. */
+export function kedaCrdDir(): string {
+  return join(goModuleDir('github.com/kedacore/keda/v2', versions().KEDA_VERSION), 'config/crd/bases');
+}
+
+/** Istio's CRDs (EnvoyFilter, PeerAuthentication, ...), from istio.io/api at the pinned version. */
+export function istioCrdFile(): string {
+  const { ISTIO_API_VERSION } = versions();
+  return join(
+    goModuleDir('istio.io/api', ISTIO_API_VERSION),
+    'kubernetes/customresourcedefinitions.gen.yaml',
+  );
 }
 
 function yamlFiles(dir: string): string[] {

@@ -1,0 +1,118 @@
+// The manager's part of the Keda object: the AddonInstalled condition (server-side apply on the
+// status subresource, so a Kyma keda-manager writing the same status is not disturbed), and the
+// annotations and finalizer it owns (server-side apply on the object). Nothing is written when
+// nothing changed, so a steady state makes no writes.
+import type { Condition, Keda, KubeObject } from '../addon/api/index.ts';
+import {
+  conditionUnchanged,
+  findCondition,
+  setCondition,
+  type EventRecorder,
+  type KubeClient,
+} from '../addon/runtime/index.ts';
+import { fieldManager } from './applier.ts';
+import { annotation } from './addon-config.ts';
+import { kinds } from './kinds.ts';
+
+export const addonConditionType = 'AddonInstalled';
+export const addonFinalizer = 'keda-http.kyma-project.io/addon';
+
+export const reasons = {
+  installed: 'HTTPAddonInstalled',
+  installing: 'HTTPAddonInstalling',
+  installErr: 'HTTPAddonInstallErr',
+  deleted: 'HTTPAddonDeleted',
+  disabled: 'HTTPAddonDisabled',
+  inUse: 'HTTPAddonInUse',
+  invalidConfig: 'HTTPAddonInvalidConfig',
+  notServed: 'HTTPAddonNotServed',
+} as const;
+
+export type AddonCondition = { status: 'True' | 'False' | 'Unknown'; reason: string; message: string };
+
+const warningReasons = new Set<string>([
+  reasons.installErr,
+  reasons.inUse,
+  reasons.invalidConfig,
+  reasons.notServed,
+]);
+
+/** Sets AddonInstalled; emits an Event when its status or reason changes. Returns true if it wrote. */
+export async function setAddonCondition(
+  client: KubeClient,
+  events: EventRecorder,
+  keda: Keda,
+  next: AddonCondition,
+): Promise<boolean> {
+  const input = { type: addonConditionType, ...next, observedGeneration: keda.metadata.generation };
+  const conditions = keda.status?.conditions;
+  if (conditionUnchanged(conditions, input)) return false;
+  const previous = findCondition(conditions, addonConditionType);
+  const [condition] = setCondition(previous ? [previous] : [], input) as [Condition];
+  await client.apply(
+    kinds.keda,
+    {
+      apiVersion: keda.apiVersion,
+      kind: keda.kind,
+      metadata: { name: keda.metadata.name, namespace: keda.metadata.namespace },
+      status: { conditions: [condition] },
+    } as KubeObject,
+    { fieldManager, force: true, subresource: 'status' },
+  );
+  if (previous?.status !== next.status || previous.reason !== next.reason) {
+    await events.record(
+      keda,
+      warningReasons.has(next.reason) ? 'Warning' : 'Normal',
+      next.reason,
+      next.message,
+    );
+  }
+  return true;
+}
+
+export interface OwnedMetadata {
+  installedVersion?: string;
+  installedNamespace?: string;
+  finalizer: boolean;
+}
+
+export function ownedMetadataOf(keda: Keda): OwnedMetadata {
+  const a = keda.metadata.annotations ?? {};
+  const m: OwnedMetadata = { finalizer: (keda.metadata.finalizers ?? []).includes(addonFinalizer) };
+  if (a[annotation.installedVersion]) m.installedVersion = a[annotation.installedVersion];
+  if (a[annotation.installedNamespace]) m.installedNamespace = a[annotation.installedNamespace];
+  return m;
+}
+
+/**
+ * Makes the manager's annotations and finalizer on the Keda object exactly `want`. Server-side
+ * apply removes what this field manager owned and no longer lists, and leaves the user's
+ * annotations and other controllers' finalizers alone.
+ */
+export async function setOwnedMetadata(client: KubeClient, keda: Keda, want: OwnedMetadata): Promise<Keda> {
+  const have = ownedMetadataOf(keda);
+  if (
+    have.finalizer === want.finalizer &&
+    have.installedVersion === want.installedVersion &&
+    have.installedNamespace === want.installedNamespace
+  ) {
+    return keda;
+  }
+  const annotations: Record<string, string> = {};
+  if (want.installedVersion) annotations[annotation.installedVersion] = want.installedVersion;
+  if (want.installedNamespace) annotations[annotation.installedNamespace] = want.installedNamespace;
+  return client.apply<Keda>(
+    kinds.keda,
+    {
+      apiVersion: keda.apiVersion,
+      kind: keda.kind,
+      metadata: {
+        name: keda.metadata.name,
+        namespace: keda.metadata.namespace,
+        annotations,
+        finalizers: want.finalizer ? [addonFinalizer] : [],
+      },
+    } as KubeObject,
+    { fieldManager, force: true },
+  );
+}
