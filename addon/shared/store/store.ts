@@ -2,6 +2,8 @@
 // one interface: FileStore (a multi-document YAML file, for `--from-file`) and a cluster store
 // backed by informers. Services never know which one they have.
 
+import type { KubeObject } from '../../api/meta.ts';
+
 /** The kinds the interceptor and scaler read. */
 export const storeKinds = [
   'InterceptorRoute',
@@ -12,24 +14,9 @@ export const storeKinds = [
 ] as const;
 export type StoreKind = (typeof storeKinds)[number];
 
-export interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  resourceVersion?: string;
-  generation?: number;
-  uid?: string;
-  deletionTimestamp?: string | Date;
-}
-
-/** Any Kubernetes object, as the store holds it (plain JSON, no class instances). */
-export interface StoredObject {
-  apiVersion: string;
-  kind: string;
-  metadata: ObjectMeta;
-  [field: string]: unknown;
-}
+/** Any Kubernetes object, as the store holds it: plain JSON, the one shape from addon/api. */
+export type StoredObject = KubeObject;
+export type { ObjectMeta } from '../../api/meta.ts';
 
 /** `namespace/name`, the key the add-on uses everywhere (routes, queue counts, metrics). */
 export function objectKey(obj: { metadata: { namespace?: string; name: string } }): string {
