@@ -7,11 +7,11 @@
 // in file mode it lets several interceptor processes share 127.0.0.1 with different admin ports.
 import type { ObjectStore, StoredObject } from '../../shared/store/store.ts';
 
-export interface EndpointSlice extends StoredObject {
+export type EndpointSlice = StoredObject & {
   addressType?: string;
   ports?: { name?: string; port?: number; protocol?: string }[] | null;
   endpoints?: { addresses?: string[]; conditions?: { ready?: boolean | null } | null }[] | null;
-}
+};
 
 export interface AdminEndpointsConfig {
   namespace: string;
