@@ -99,7 +99,6 @@ function sleep(ms: number): Promise<void> {
 export class LocalCluster {
   readonly dir: string;
   readonly #statePath: string;
-  #state: State | undefined;
 
   constructor(dir = join(repoRoot, '.cache/local-cluster')) {
     this.dir = resolve(dir);
@@ -198,15 +197,13 @@ export class LocalCluster {
     return state;
   }
 
+  /** Always from disk: another process (a test restarting the API server) may have changed it. */
   #readState(): State | undefined {
-    if (this.#state) return this.#state;
     if (!existsSync(this.#statePath)) return undefined;
-    this.#state = JSON.parse(readFileSync(this.#statePath, 'utf8')) as State;
-    return this.#state;
+    return JSON.parse(readFileSync(this.#statePath, 'utf8')) as State;
   }
 
   #saveState(state: State): void {
-    this.#state = state;
     writeFileSync(this.#statePath, `${JSON.stringify(state, null, 2)}\n`);
   }
 
