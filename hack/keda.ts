@@ -10,7 +10,7 @@
 //   node hack/keda.ts build                           (only builds the binaries: npm run keda:build)
 //   node hack/keda.ts install [--kubeconfig <path>]   (default: the `npm run cluster:up` cluster;
 //                                                      `npm run kubelet` must be running for it)
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -77,10 +77,20 @@ export function kedaManifests(): string {
   return docs.map((d) => JSON.stringify(d)).join('\n---\n');
 }
 
-function kubectl(kubeconfig: string, args: string[], input?: string): string {
-  const r = spawnSync(kubectlPath(), ['--kubeconfig', kubeconfig, ...args], { input, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${r.stderr.trim()}`);
-  return r.stdout;
+/** Async on purpose: the kubelet that runs KEDA's pods usually lives in the same process. */
+function kubectl(kubeconfig: string, args: string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      kubectlPath(),
+      ['--kubeconfig', kubeconfig, ...args],
+      { maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`kubectl ${args.join(' ')} failed: ${stderr.trim() || err.message}`));
+        else resolve(stdout);
+      },
+    );
+    child.stdin?.end(input ?? '');
+  });
 }
 
 export interface KedaInstallation {
@@ -88,7 +98,7 @@ export interface KedaInstallation {
   /** Seconds it took until both Deployments were Available and the APIService answered. */
   readySeconds: number;
   /** Deletes what install applied (the CRDs stay). */
-  uninstall(): void;
+  uninstall(): Promise<void>;
 }
 
 /**
@@ -96,15 +106,18 @@ export interface KedaInstallation {
  * Available and `external.metrics.k8s.io` is served. A process kubelet must be running for the
  * cluster (startKubelet), since KEDA runs as its Pods.
  */
-export function installKeda(opts: { kubeconfig: string; timeoutSeconds?: number }): KedaInstallation {
+export async function installKeda(opts: {
+  kubeconfig: string;
+  timeoutSeconds?: number;
+}): Promise<KedaInstallation> {
   const t0 = performance.now();
   ensureKedaBinaries();
   installCrds(opts.kubeconfig);
   const manifests = kedaManifests();
-  kubectl(opts.kubeconfig, ['apply', '--server-side', '--force-conflicts', '-f', '-'], manifests);
+  await kubectl(opts.kubeconfig, ['apply', '--server-side', '--force-conflicts', '-f', '-'], manifests);
   const timeout = `${opts.timeoutSeconds ?? 180}s`;
   try {
-    kubectl(opts.kubeconfig, [
+    await kubectl(opts.kubeconfig, [
       'wait',
       '-n',
       kedaNamespace,
@@ -113,20 +126,16 @@ export function installKeda(opts: { kubeconfig: string; timeoutSeconds?: number 
       'deployment/keda-operator',
       'deployment/keda-metrics-apiserver',
     ]);
-    kubectl(opts.kubeconfig, [
+    await kubectl(opts.kubeconfig, [
       'wait',
       '--for=condition=Available',
       `--timeout=${timeout}`,
       'apiservice/v1beta1.external.metrics.k8s.io',
     ]);
   } catch (err) {
-    const pods = spawnSync(
-      kubectlPath(),
-      ['--kubeconfig', opts.kubeconfig, 'get', 'pods', '-n', kedaNamespace, '-o', 'wide'],
-      {
-        encoding: 'utf8',
-      },
-    ).stdout;
+    const pods = await kubectl(opts.kubeconfig, ['get', 'pods', '-n', kedaNamespace, '-o', 'wide']).catch(
+      (e: unknown) => String(e),
+    );
     throw new Error(
       `KEDA did not become ready: ${(err as Error).message}\nPods:\n${pods}\n` +
         'Is a process kubelet running for this cluster (startKubelet)? Pod logs are under <stateDir>/kubelet/pods/.',
@@ -138,8 +147,8 @@ export function installKeda(opts: { kubeconfig: string; timeoutSeconds?: number 
   return {
     namespace: kedaNamespace,
     readySeconds,
-    uninstall() {
-      kubectl(opts.kubeconfig, ['delete', '--ignore-not-found', '--wait=true', '-f', '-'], manifests);
+    async uninstall() {
+      await kubectl(opts.kubeconfig, ['delete', '--ignore-not-found', '--wait=true', '-f', '-'], manifests);
     },
   };
 }
@@ -151,7 +160,7 @@ if (import.meta.main) {
   if (command === 'build') {
     ensureKedaBinaries();
   } else if (command === 'install' && kubeconfig) {
-    installKeda({ kubeconfig });
+    await installKeda({ kubeconfig });
   } else {
     process.stderr.write('usage: node hack/keda.ts build | install --kubeconfig <path>\n');
     process.exit(2);

@@ -29,12 +29,12 @@ before(async () => {
     stateDir: testClusterDir,
     restartBackoff: { initialMs: 1000, maxMs: 5000 },
   });
-  keda = installKeda({ kubeconfig: cluster.kubeconfigPath, timeoutSeconds: 240 });
+  keda = await installKeda({ kubeconfig: cluster.kubeconfigPath, timeoutSeconds: 240 });
 });
 
 after(async () => {
   // KEDA's APIService must not outlive its pods: other tests' discovery would see it failing.
-  keda?.uninstall();
+  await keda?.uninstall();
   await kubelet?.stop();
   await client?.close();
 });
