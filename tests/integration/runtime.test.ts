@@ -116,6 +116,7 @@ test('a burst of 1,000 updates to one object gives far fewer reconciles', async 
   inf.on((e) => {
     if (e.type === 'modified') modified++;
   });
+  const burstStart = performance.now();
   for (let batch = 0; batch < 20; batch++) {
     await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
@@ -127,7 +128,12 @@ test('a burst of 1,000 updates to one object gives far fewer reconciles', async 
   await eventually('the last state reconciled', () => lastSeen === final && ctrl.queue.length === 0);
   t.diagnostic(`1000 updates, ${modified} watch events, ${reconciles} reconciles`);
   assert.ok(modified >= 900, `the informer saw the burst (${modified} events)`);
-  assert.ok(reconciles < 100, `duplicates collapsed: ${reconciles} reconciles`);
+  // One key is never reconciled twice at once and queued duplicates collapse, so a 200 ms reconcile
+  // runs at most about once per 200 ms of burst (plus the last pass), however many events arrive.
+  // Bounding by the burst's own duration keeps this exact on a loaded machine.
+  const bound = Math.ceil((performance.now() - burstStart) / 200) + 2;
+  assert.ok(reconciles <= bound, `duplicates collapsed: ${reconciles} reconciles, at most ${bound} expected`);
+  assert.ok(reconciles * 5 < modified, `far fewer reconciles (${reconciles}) than events (${modified})`);
 });
 
 test('a failing reconcile is retried with backoff until it succeeds', async (t) => {
