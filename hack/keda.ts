@@ -97,12 +97,12 @@ export interface KedaInstallation {
   namespace: string;
   /** Seconds it took until both Deployments were Available and the APIService answered. */
   readySeconds: number;
-  /** Deletes what install applied (the CRDs stay). */
+  /** Deletes what was applied (the CRDs stay) and waits until KEDA's pods are gone. */
   uninstall(): Promise<void>;
 }
 
 /**
- * Installs KEDA into the cluster and waits until the operator and the metrics API server are
+ * Installs KEDA into the cluster (idempotent: server-side apply) and waits until the operator and the metrics API server are
  * Available and `external.metrics.k8s.io` is served. A process kubelet must be running for the
  * cluster (startKubelet), since KEDA runs as its Pods.
  */

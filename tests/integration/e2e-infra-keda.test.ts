@@ -18,7 +18,7 @@ import { eventually } from '../harness/eventually.ts';
 
 let cluster: TestCluster;
 let kubelet: Kubelet;
-let keda: KedaInstallation;
+let keda: KedaInstallation | undefined;
 let client: KubeClient;
 
 before(async () => {
