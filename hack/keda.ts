@@ -102,9 +102,11 @@ export interface KedaInstallation {
 }
 
 /**
- * Installs KEDA into the cluster (idempotent: server-side apply) and waits until the operator and the metrics API server are
- * Available and `external.metrics.k8s.io` is served. A process kubelet must be running for the
- * cluster (startKubelet), since KEDA runs as its Pods.
+ * Installs KEDA into the cluster (idempotent: server-side apply) and waits until the operator and
+ * the metrics API server are Available and `external.metrics.k8s.io` is served. A process kubelet
+ * must be running for the cluster (startKubelet), since KEDA runs as its Pods. Async on purpose:
+ * that kubelet usually lives in the calling process, so nothing here may block the event loop
+ * while KEDA starts.
  */
 export async function installKeda(opts: {
   kubeconfig: string;
