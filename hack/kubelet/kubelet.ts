@@ -71,6 +71,8 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
   const client = new KubeClient(kc);
   const api = apiServerAddress(kc);
   const addresses = PodAddresses.claim(owner);
+  const stale = await addresses.sweep();
+  if (stale > 0) log.info('removed pod addresses a previous kubelet left on lo', { count: stale });
   const proxy = new ServiceProxy(client, join(dir, 'hosts'), log);
   let heartbeat: NodeHeartbeat | undefined;
   const workers = new Map<string, PodWorker>();

@@ -23,3 +23,9 @@ export async function addLoopbackAddress(ip: string): Promise<boolean> {
 export async function removeLoopbackAddress(ip: string): Promise<void> {
   await run('ip', ['addr', 'del', `${ip}/32`, 'dev', 'lo']).catch(() => undefined);
 }
+
+/** The IPv4 addresses on lo. */
+export async function loopbackAddresses(): Promise<string[]> {
+  const { stdout } = await run('ip', ['-4', '-o', 'addr', 'show', 'dev', 'lo']);
+  return [...stdout.matchAll(/inet (\d+\.\d+\.\d+\.\d+)\//g)].map((m) => m[1] as string);
+}

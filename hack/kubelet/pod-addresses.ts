@@ -6,7 +6,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addLoopbackAddress, removeLoopbackAddress } from './loopback-addresses.ts';
+import { addLoopbackAddress, loopbackAddresses, removeLoopbackAddress } from './loopback-addresses.ts';
 
 const claimDir = join(tmpdir(), 'keda-http-kubelet');
 const firstRange = 200;
@@ -62,6 +62,15 @@ export class PodAddresses {
 
   get cidr(): string {
     return `10.${this.range}.0.0/16`;
+  }
+
+  /** Removes addresses of this range a kubelet that crashed left on lo (the range is ours now). */
+  async sweep(): Promise<number> {
+    const stale = (await loopbackAddresses()).filter(
+      (ip) => ip.startsWith(`10.${this.range}.`) && !this.#inUse.has(ip),
+    );
+    await Promise.all(stale.map((ip) => removeLoopbackAddress(ip)));
+    return stale.length;
   }
 
   /** The node's address (its InternalIP). */
