@@ -11,6 +11,8 @@ import { registerNode, type NodeHeartbeat } from './node.ts';
 import { PodAddresses } from './pod-addresses.ts';
 import { PodWorker, type PodWorkerContext } from './pod-worker.ts';
 import { killLeftovers } from './sandbox.ts';
+import { kubeletPort, startLogServer } from './log-server.ts';
+import { addLoopbackAddress, removeLoopbackAddress } from './loopback-addresses.ts';
 import { ServiceProxy } from './service-proxy.ts';
 import { podKind, type Pod } from './types.ts';
 
@@ -142,14 +144,21 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
   };
 
   await proxy.start();
-  heartbeat = await registerNode(client, nodeName, addresses.nodeIP, log);
+  const find = (namespace: string, name: string): PodWorker | undefined =>
+    [...workers.values()].find((w) => w.key === `${namespace}/${name}`);
+  const ownsNodeIP = await addLoopbackAddress(addresses.nodeIP);
+  const logServer = await startLogServer({
+    host: addresses.nodeIP,
+    dir,
+    nodeName,
+    logPath: (ns, name, container) => find(ns, name)?.logPath(container),
+  });
+  heartbeat = await registerNode(client, nodeName, addresses.nodeIP, kubeletPort, log);
   pods.on((e) => onPod(e.object, e.type === 'deleted'));
   pods.start();
   await pods.synced;
   log.info('kubelet ready', { node: nodeName, podAddresses: addresses.cidr, stateDir: dir });
 
-  const find = (namespace: string, name: string): PodWorker | undefined =>
-    [...workers.values()].find((w) => w.key === `${namespace}/${name}`);
   return {
     nodeName,
     nodeIP: addresses.nodeIP,
@@ -168,6 +177,8 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
       await Promise.all([...workers.values()].map((w) => w.terminate(10, { deleteObject: false })));
       workers.clear();
       await proxy.stop();
+      await logServer.close();
+      if (ownsNodeIP) await removeLoopbackAddress(addresses.nodeIP);
       await addresses.close();
       await client.close();
       log.info('kubelet stopped', { node: nodeName });

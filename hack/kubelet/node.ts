@@ -18,7 +18,7 @@ function microTime(): string {
   return new Date().toISOString().replace('Z', '000Z');
 }
 
-function nodeStatus(nodeIP: string, name: string): Record<string, unknown> {
+function nodeStatus(nodeIP: string, kubeletPort: number): Record<string, unknown> {
   const now = nowTime();
   const condition = (
     type: string,
@@ -37,10 +37,9 @@ function nodeStatus(nodeIP: string, name: string): Record<string, unknown> {
   return {
     capacity,
     allocatable: capacity,
-    addresses: [
-      { type: 'InternalIP', address: nodeIP },
-      { type: 'Hostname', address: name },
-    ],
+    // No Hostname address: kube-apiserver prefers it for pods/log and would look the name up in DNS.
+    addresses: [{ type: 'InternalIP', address: nodeIP }],
+    daemonEndpoints: { kubeletEndpoint: { Port: kubeletPort } },
     conditions: [
       condition(
         'MemoryPressure',
@@ -76,6 +75,7 @@ export async function registerNode(
   client: KubeClient,
   name: string,
   nodeIP: string,
+  kubeletPort: number,
   log: Logger,
 ): Promise<NodeHeartbeat> {
   const existing = await client.get(nodeKind, '', name);
@@ -95,7 +95,7 @@ export async function registerNode(
   };
   const created: KubeObject = existing ?? (await client.create<KubeObject>(nodeKind, node));
   const writeStatus = (): Promise<unknown> =>
-    client.patch(nodeKind, undefined, name, { status: nodeStatus(nodeIP, name) }, 'merge', {
+    client.patch(nodeKind, undefined, name, { status: nodeStatus(nodeIP, kubeletPort) }, 'merge', {
       subresource: 'status',
     });
   await writeStatus();

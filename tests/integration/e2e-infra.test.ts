@@ -172,6 +172,13 @@ test('an echo Deployment becomes Ready on its own address once started, and its 
   );
   const answer = await getJson(`http://${ip}:8080/hello`, 'app.example.com');
   assert.deepEqual([answer.pod, answer.host, answer.path], [pod.metadata.name, 'app.example.com', '/hello']);
+
+  // kubectl logs reaches the container's output through the API server and the kubelet's endpoint.
+  const logs = await cluster.kubectlOk(['logs', '-n', ns, pod.metadata.name]);
+  assert.match(logs, /"message":"listening"/);
+  assert.match(logs, /"message":"request".*"path":"\/hello"/);
+  const last = await cluster.kubectlOk(['logs', '-n', ns, pod.metadata.name, '-c', 'echo', '--tail', '1']);
+  assert.equal(last.trim().split('\n').length, 1);
 });
 
 test('two pods listen on the same port on their own addresses; the ClusterIP balances over both', async (t) => {
