@@ -5,7 +5,7 @@
 // and for each gap in the body. At 10,000 routes x 50 interceptors a tick reads ~29 MiB, and a
 // total-time limit fired on healthy pods whose answers were simply waiting while we parsed the
 // others. A pod that trickles its answer is still cut off after `totalMs`. The timers are our
-// own: undici's headers and body timeouts have a coarse (about a second) resolution.
+// own (SilenceWatch below): undici's headers and body timeouts have about a second of resolution.
 import { Agent, request } from 'undici';
 import { parseQueueCounts, type QueueCounts } from '../queue/queue-counts.ts';
 
@@ -29,22 +29,23 @@ export class QueueClient {
   /** Fetches and validates `http://<endpoint>/queue`; throws an error naming the pod. */
   async fetch(endpoint: string): Promise<QueueCounts> {
     const abort = new AbortController();
-    const giveUp = (why: string) => () => abort.abort(new Error(why));
-    let silence = setTimeout(giveUp(`no answer within ${this.#timeoutMs}ms`), this.#timeoutMs);
-    const total = setTimeout(giveUp(`the answer took longer than ${this.#totalMs}ms`), this.#totalMs);
+    const watch = new SilenceWatch(this.#timeoutMs, (why) => abort.abort(new Error(why)));
+    const total = setTimeout(
+      () => abort.abort(new Error(`the answer took longer than ${this.#totalMs}ms`)),
+      this.#totalMs,
+    );
     try {
       const res = await request(`http://${endpoint}/queue`, {
         dispatcher: this.#agent,
         signal: abort.signal,
       });
-      clearTimeout(silence);
-      silence = setTimeout(giveUp(`the answer stalled for ${this.#timeoutMs}ms`), this.#timeoutMs);
+      watch.answering();
       const chunks: Buffer[] = [];
       for await (const chunk of res.body as AsyncIterable<Buffer>) {
         chunks.push(chunk);
-        silence.refresh();
+        watch.progress();
       }
-      clearTimeout(silence);
+      watch.stop();
       const body = Buffer.concat(chunks).toString('utf8');
       if (res.statusCode !== 200) {
         throw new Error(`status ${res.statusCode}: ${body.slice(0, 200).trim()}`);
@@ -55,12 +56,64 @@ export class QueueClient {
       const why = reason instanceof Error ? reason.message : String(reason);
       throw new Error(`GET http://${endpoint}/queue failed: ${why}`, { cause: err });
     } finally {
-      clearTimeout(silence);
+      watch.stop();
       clearTimeout(total);
     }
   }
 
   async close(): Promise<void> {
     await this.#agent.destroy();
+  }
+}
+
+/**
+ * Calls `onSilent` once the pod has sent nothing for `timeoutMs`. When the timer fires, the
+ * verdict waits one turn of the event loop (setImmediate): timers run before I/O, so after a long
+ * stretch of our own work (parsing other pods' answers) data that has already arrived is read
+ * first, and only a pod that really sent nothing is given up on.
+ */
+class SilenceWatch {
+  readonly #timeoutMs: number;
+  readonly #onSilent: (why: string) => void;
+  #last = performance.now();
+  #answering = false;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(timeoutMs: number, onSilent: (why: string) => void) {
+    this.#timeoutMs = timeoutMs;
+    this.#onSilent = onSilent;
+    this.#timer = setTimeout(() => this.#check(), timeoutMs);
+  }
+
+  /** The response headers arrived. */
+  answering(): void {
+    this.#answering = true;
+    this.progress();
+  }
+
+  progress(): void {
+    this.#last = performance.now();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+  }
+
+  #check(): void {
+    setImmediate(() => {
+      if (this.#stopped) return;
+      const quiet = performance.now() - this.#last;
+      if (quiet >= this.#timeoutMs) {
+        this.#onSilent(
+          this.#answering
+            ? `the answer stalled for ${this.#timeoutMs}ms`
+            : `no answer within ${this.#timeoutMs}ms`,
+        );
+      } else {
+        this.#timer = setTimeout(() => this.#check(), this.#timeoutMs - quiet);
+      }
+    });
   }
 }
