@@ -18,7 +18,8 @@ const echoImagePattern = /(^|\/)keda-http-test\/echo(:[\w.-]+)?$/;
  * pinned KEDA_VERSION (whatever the tag says). Go binaries are static, so the bind shim cannot
  * reach them; their "entrypoint" here adds the flags that bind the pod's address instead of every
  * address (the container's own args come after and win). The adapter's Prometheus port has no
- * address flag (it binds ":8080", which would clash with pods on 8080), so it moves to 18080+.
+ * address flag (it binds ":8080", which would clash with pods on 8080), so it moves to a port
+ * derived from the pod's address (unique per pod address, also across concurrent kubelets).
  */
 const kedaImages: {
   pattern: RegExp;
@@ -40,9 +41,15 @@ const kedaImages: {
     pattern: /(^|\/)kedacore\/keda-metrics-apiserver(:[\w.-]+)?$/,
     command: '/keda-adapter',
     binary: 'keda-adapter',
-    bindFlags: (ip) => [`--bind-address=${ip}`, `--port=${18080 + (Number(ip.split('.')[3]) % 1000)}`],
+    bindFlags: (ip) => [`--bind-address=${ip}`, `--port=${hostWidePort(ip)}`],
   },
 ];
+
+/** 15000-64999 from 10.N.x.y: N picks a block of 1000 (one per kubelet), x.y a port in it. */
+function hostWidePort(podIP: string): number {
+  const [, n = 0, x = 0, y = 0] = podIP.split('.').map(Number);
+  return 15000 + (n % 50) * 1000 + ((x * 256 + y) % 1000);
+}
 
 export type ImageCommand = { argv: string[] } | { error: string };
 
