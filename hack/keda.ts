@@ -93,11 +93,36 @@ function kubectl(kubeconfig: string, args: string[], input?: string): Promise<st
   });
 }
 
+/**
+ * Waits (up to a minute) until KEDA has finished every ScaledObject and ScaledJob being deleted.
+ * KEDA puts `finalizer.keda.sh` on them; once KEDA is gone nobody removes it, and such an object
+ * blocks its namespace's deletion and any later deletion of KEDA's CRDs forever.
+ */
+async function finishDeletions(kubeconfig: string): Promise<void> {
+  const pending = async (): Promise<string[]> => {
+    const out = await kubectl(kubeconfig, [
+      'get',
+      'scaledobjects.keda.sh,scaledjobs.keda.sh',
+      '-A',
+      '-o',
+      'jsonpath={range .items[?(@.metadata.deletionTimestamp)]}{.metadata.namespace}/{.metadata.name} {end}',
+    ]).catch(() => '');
+    return out.split(' ').filter(Boolean);
+  };
+  for (let i = 0; i < 120 && (await pending()).length > 0; i++) await new Promise((r) => setTimeout(r, 500));
+  const left = await pending();
+  if (left.length > 0)
+    log(`uninstalling while KEDA still finalizes ${left.join(', ')}; they will stay stuck`);
+}
+
 export interface KedaInstallation {
   namespace: string;
   /** Seconds it took until both Deployments were Available and the APIService answered. */
   readySeconds: number;
-  /** Deletes what was applied (the CRDs stay) and waits until KEDA's pods are gone. */
+  /**
+   * Lets KEDA finish ScaledObjects being deleted, then deletes what was applied (the CRDs stay)
+   * and waits until KEDA's pods are gone.
+   */
   uninstall(): Promise<void>;
 }
 
@@ -150,6 +175,7 @@ export async function installKeda(opts: {
     namespace: kedaNamespace,
     readySeconds,
     async uninstall() {
+      await finishDeletions(opts.kubeconfig);
       await kubectl(opts.kubeconfig, ['delete', '--ignore-not-found', '--wait=true', '-f', '-'], manifests);
     },
   };

@@ -39,6 +39,13 @@ after(async () => {
   await client?.close();
 });
 
+const scaledObjectKind = {
+  group: 'keda.sh',
+  version: 'v1alpha1',
+  kind: 'ScaledObject',
+  plural: 'scaledobjects',
+  namespaced: true,
+};
 const deploymentKind = {
   group: 'apps',
   version: 'v1',
@@ -182,5 +189,11 @@ test('KEDA scales 0 -> 1 on a push, 1 -> 3 through the HPA and its metrics API s
     {
       timeoutMs: 90_000,
     },
+  );
+
+  // While KEDA still runs: its finalizer on the ScaledObject must be removed by KEDA itself.
+  await client.delete(scaledObjectKind, ns, 'app');
+  await eventually('the ScaledObject gone (KEDA removed its finalizer)', async () =>
+    (await client.get(scaledObjectKind, ns, 'app')) ? undefined : true,
   );
 });
