@@ -1,16 +1,17 @@
 // `keda-http interceptor [--from-file routes.yaml]`: reads upstream's env vars, picks the object store
 // (a YAML file, or the cluster's informers) and runs the interceptor until SIGTERM/SIGINT.
-import { existsSync } from 'node:fs';
 import { parseFlags } from '../shared/config.ts';
 import { Lifecycle } from '../shared/lifecycle.ts';
 import { createLogger, parseLogLevel, type Logger } from '../shared/log.ts';
 import { FileStore } from '../shared/store/file-store.ts';
-import type { ObjectStore, StoreKind } from '../shared/store/store.ts';
+import { ClusterStore } from '../shared/store/cluster-store.ts';
+import type { ObjectStore } from '../shared/store/store.ts';
 import { readConfig, type InterceptorConfig } from './config.ts';
 import { startInterceptor } from './interceptor.ts';
 
 const flagSpec = {
   'from-file': 'string',
+  kubeconfig: 'string',
   'zap-log-level': 'string',
   'zap-encoder': 'string',
   'zap-time-encoding': 'string',
@@ -18,38 +19,22 @@ const flagSpec = {
   'zap-stacktrace-level': 'string',
 } as const;
 
-const usage = `usage: keda-http interceptor [--from-file <objects.yaml>] [--zap-log-level=info] [--zap-encoder=json|console]
+const usage = `usage: keda-http interceptor [--from-file <objects.yaml> | --kubeconfig <path>] [--zap-log-level=info] [--zap-encoder=json|console]
 
 Without --from-file the interceptor reads InterceptorRoutes, HTTPScaledObjects, Services,
 EndpointSlices and labelled ConfigMaps from the cluster (KUBECONFIG or in-cluster credentials).
 Configuration comes from upstream's env vars; see addon/interceptor/README.md.
 `;
 
-async function clusterStore(config: InterceptorConfig, log: Logger): Promise<ObjectStore> {
-  const url = new URL('../shared/store/cluster-store.ts', import.meta.url);
-  if (!existsSync(url)) {
-    throw new Error(
-      'cluster mode needs addon/shared/store/cluster-store.ts, which is not in this build yet; run with --from-file <objects.yaml> instead',
-    );
-  }
-  const mod = (await import(url.href)) as Record<string, unknown>;
-  const Ctor = mod['ClusterStore'];
-  if (typeof Ctor !== 'function')
-    throw new Error('addon/shared/store/cluster-store.ts does not export ClusterStore');
-  const kinds: StoreKind[] = [
-    'InterceptorRoute',
-    'HTTPScaledObject',
-    'Service',
-    'EndpointSlice',
-    'ConfigMap',
-  ];
-  return new (Ctor as new (opts: Record<string, unknown>) => ObjectStore)({
+function clusterStore(config: InterceptorConfig, log: Logger, kubeconfig: string | undefined): ObjectStore {
+  return new ClusterStore({
     log,
-    kinds,
-    namespace: config.watchNamespace === '' ? undefined : config.watchNamespace,
+    kinds: ['InterceptorRoute', 'HTTPScaledObject', 'Service', 'EndpointSlice', 'ConfigMap'],
+    ...(config.watchNamespace === '' ? {} : { namespace: config.watchNamespace }),
     resyncPeriodMs: config.resyncPeriodMs,
     // Upstream's informer only caches ConfigMaps that may hold response bodies.
     labelSelectors: { ConfigMap: 'http.keda.sh/response-body=true' },
+    ...(kubeconfig === undefined ? {} : { kubeconfigPath: kubeconfig }),
   });
 }
 
@@ -73,7 +58,9 @@ export async function main(argv: string[]): Promise<number> {
 
   const fromFile = flags['from-file'];
   const store: ObjectStore =
-    typeof fromFile === 'string' ? new FileStore(fromFile, log) : await clusterStore(config, log);
+    typeof fromFile === 'string'
+      ? new FileStore(fromFile, log)
+      : clusterStore(config, log, typeof flags['kubeconfig'] === 'string' ? flags['kubeconfig'] : undefined);
   const lifecycle = new Lifecycle(log);
   const running = await startInterceptor({ config, store, log, fileMode: typeof fromFile === 'string' });
   lifecycle.onStop('drain the proxy (readiness 503, shutdown delay, drain timeout)', () =>
