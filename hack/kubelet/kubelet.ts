@@ -14,7 +14,8 @@ import { killLeftovers } from './sandbox.ts';
 import { kubeletPort, startLogServer } from './log-server.ts';
 import { addLoopbackAddress, removeLoopbackAddress } from './loopback-addresses.ts';
 import { ServiceProxy } from './service-proxy.ts';
-import { podKind, type Pod } from './types.ts';
+import { namespaceKind, podKind, type Pod } from './types.ts';
+import type { KubeObject } from '../../addon/api/index.ts';
 
 export interface KubeletOptions {
   /** Path of an admin kubeconfig for the control plane. */
@@ -41,7 +42,10 @@ export interface Kubelet {
   logPath(namespace: string, name: string, container?: string): string | undefined;
   /** The pids of a pod's running containers. */
   pids(namespace: string, name: string): Record<string, number | undefined>;
-  /** Stops every pod (SIGTERM, then SIGKILL after 10 s at most), the proxy and the heartbeat. */
+  /**
+   * Finishes deletions in progress (up to 20 s), then stops every pod (SIGTERM, SIGKILL after 10 s
+   * at most), the proxy and the heartbeat. Pod objects stay, as when a node goes away.
+   */
   stop(): Promise<void>;
 }
 
@@ -159,6 +163,30 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
   await pods.synced;
   log.info('kubelet ready', { node: nodeName, podAddresses: addresses.cidr, stateDir: dir });
 
+  /**
+   * Before going away, finish what is being deleted (bounded): pods with a deletionTimestamp and
+   * pods of namespaces being deleted. Otherwise their objects stay Terminating with no kubelet to
+   * remove them, and so do their namespaces (a test's fresh namespace, deleted as it ends).
+   */
+  const finishDeletions = async (timeoutMs = 20_000): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const namespaces = await client
+        .list<KubeObject & { status?: { phase?: string } }>(namespaceKind)
+        .catch(() => ({ items: [] }));
+      const terminating = new Set(
+        namespaces.items.filter((n) => n.status?.phase === 'Terminating').map((n) => n.metadata.name),
+      );
+      const busy = pods
+        .list()
+        .filter((p) => p.spec.nodeName === nodeName)
+        .filter((p) => p.metadata.deletionTimestamp || terminating.has(p.metadata.namespace ?? ''));
+      if (busy.length === 0) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    log.warn('stopping with pods still being deleted; they stay Terminating until a kubelet runs again');
+  };
+
   return {
     nodeName,
     nodeIP: addresses.nodeIP,
@@ -168,6 +196,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
     logPath: (ns, name, container) => find(ns, name)?.logPath(container),
     pids: (ns, name) => find(ns, name)?.pids() ?? {},
     async stop() {
+      await finishDeletions();
       heartbeat?.stop();
       heartbeat = undefined;
       await pods.stop();

@@ -41,6 +41,8 @@ export class ServiceProxy {
     this.#services = new Informer<Service>(client, serviceKind, { log });
     this.#slices = new Informer<EndpointSlice>(client, endpointSliceKind, { log });
     this.#services.on(() => this.#scheduleSync());
+    // Endpoints open and close listeners: a Service without ready endpoints refuses connections.
+    this.#slices.on(() => this.#scheduleSync());
     writeFileSync(hostsFile, `${this.#baseHosts}\n`);
   }
 
@@ -103,16 +105,19 @@ export class ServiceProxy {
       }
     }
     for (const [key, { svc, port }] of wanted) {
-      if (this.#listeners.has(key)) continue;
+      const serviceKey = `${svc.metadata.namespace}/${svc.metadata.name}`;
+      // As kube-proxy's REJECT rule does, a Service with no ready endpoint refuses connections at
+      // connect time (nothing listens), so a client can tell "not yet" from a failed request.
+      const ready = this.#endpoints(serviceKey, port.name ?? '').length > 0;
+      const open = this.#listeners.get(key);
+      if (open && !ready) {
+        open.server.close();
+        this.#listeners.delete(key);
+      }
+      if (open || !ready) continue;
       const ip = svc.spec.clusterIP as string;
       await this.#ensureAddress(ip);
-      await this.#listen(
-        key,
-        ip,
-        port.port,
-        `${svc.metadata.namespace}/${svc.metadata.name}`,
-        port.name ?? '',
-      );
+      await this.#listen(key, ip, port.port, serviceKey, port.name ?? '');
     }
     // In place (not rename): pods have this very file bind-mounted, a new inode would not reach them.
     writeFileSync(

@@ -37,6 +37,13 @@ export const endpointSliceKind: ResourceKind = {
   plural: 'endpointslices',
   namespaced: true,
 };
+export const namespaceKind: ResourceKind = {
+  group: '',
+  version: 'v1',
+  kind: 'Namespace',
+  plural: 'namespaces',
+  namespaced: false,
+};
 export const configMapKind: ResourceKind = {
   group: '',
   version: 'v1',
