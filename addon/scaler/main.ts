@@ -1,18 +1,19 @@
 // `keda-http scaler [--from-file objects.yaml]`: KEDA's external scaler for HTTP traffic.
 // Reads upstream's env vars, picks the object store (a YAML file, or the cluster's informers),
 // runs until SIGTERM/SIGINT and stops gracefully.
-import { existsSync } from 'node:fs';
 import { parseFlags } from '../shared/config.ts';
 import { Lifecycle } from '../shared/lifecycle.ts';
 import { createLogger, parseLogLevel, type Logger } from '../shared/log.ts';
 import { createRegistry } from '../shared/metrics.ts';
 import { FileStore } from '../shared/store/file-store.ts';
-import type { ObjectStore, StoreKind } from '../shared/store/store.ts';
+import { ClusterStore } from '../shared/store/cluster-store.ts';
+import type { ObjectStore } from '../shared/store/store.ts';
 import { readConfig, type ScalerConfig } from './config.ts';
 import { startScaler, type RunningScaler } from './scaler.ts';
 
 const flagSpec = {
   'from-file': 'string',
+  kubeconfig: 'string',
   'zap-log-level': 'string',
   'zap-encoder': 'string',
   'zap-time-encoding': 'string',
@@ -20,7 +21,7 @@ const flagSpec = {
   'zap-stacktrace-level': 'string',
 } as const;
 
-const usage = `usage: keda-http scaler [--from-file <objects.yaml>] [--zap-log-level=info] [--zap-encoder=json|console]
+const usage = `usage: keda-http scaler [--from-file <objects.yaml> | --kubeconfig <path>] [--zap-log-level=info] [--zap-encoder=json|console]
 
 Without --from-file the scaler reads InterceptorRoutes, HTTPScaledObjects and the interceptor
 admin Service's EndpointSlices from the cluster (KUBECONFIG or in-cluster credentials). With it,
@@ -28,23 +29,15 @@ the same objects come from a multi-document YAML file that is re-read when it ch
 Configuration comes from upstream's env vars; see addon/scaler/README.md.
 `;
 
-async function clusterStore(config: ScalerConfig, log: Logger): Promise<ObjectStore> {
-  const url = new URL('../shared/store/cluster-store.ts', import.meta.url);
-  if (!existsSync(url)) {
-    throw new Error(
-      'cluster mode needs addon/shared/store/cluster-store.ts, which is not in this build yet; run with --from-file <objects.yaml> instead',
-    );
-  }
-  const mod = (await import(url.href)) as Record<string, unknown>;
-  const Ctor = mod['ClusterStore'];
-  if (typeof Ctor !== 'function')
-    throw new Error('addon/shared/store/cluster-store.ts does not export ClusterStore');
+function clusterStore(config: ScalerConfig, log: Logger, kubeconfig: string | undefined): ObjectStore {
   // Upstream's scaler RBAC: EndpointSlices, HTTPScaledObjects, InterceptorRoutes, all namespaces.
-  const kinds: StoreKind[] = ['InterceptorRoute', 'HTTPScaledObject', 'EndpointSlice'];
-  return new (Ctor as new (opts: Record<string, unknown>) => ObjectStore)({
+  // Only the admin Service's EndpointSlices are of interest, so only those are watched.
+  return new ClusterStore({
     log,
-    kinds,
+    kinds: ['InterceptorRoute', 'HTTPScaledObject', 'EndpointSlice'],
     resyncPeriodMs: config.resyncPeriodMs,
+    labelSelectors: { EndpointSlice: `kubernetes.io/service-name=${config.adminService}` },
+    ...(kubeconfig === undefined ? {} : { kubeconfigPath: kubeconfig }),
   });
 }
 
@@ -66,7 +59,11 @@ export async function main(argv: string[]): Promise<number> {
   for (const w of warnings) log.warn(w);
 
   const fromFile = flags['from-file'];
-  const store = typeof fromFile === 'string' ? new FileStore(fromFile, log) : await clusterStore(config, log);
+  const kubeconfig = flags['kubeconfig'];
+  const store =
+    typeof fromFile === 'string'
+      ? new FileStore(fromFile, log)
+      : clusterStore(config, log, typeof kubeconfig === 'string' ? kubeconfig : undefined);
   const lifecycle = new Lifecycle(log);
   const started: { scaler?: RunningScaler } = {};
   // In this order: serving and polling stop first, then the store they read from.

@@ -119,7 +119,15 @@ export async function startScalerProcess(
   objectsFile: string,
   env: Record<string, string> = {},
 ): Promise<ScalerProcess> {
-  const p = run(['scaler', '--from-file', objectsFile], {
+  return startScalerCommand(['--from-file', objectsFile], env);
+}
+
+/** `keda-http scaler <args>`, e.g. `--kubeconfig <path>` for cluster mode. */
+export async function startScalerCommand(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<ScalerProcess> {
+  const p = run(['scaler', ...args], {
     KEDA_HTTP_SCALER_TARGET_ADMIN_NAMESPACE: adminService.namespace,
     KEDA_HTTP_SCALER_TARGET_ADMIN_SERVICE: adminService.name,
     KEDA_HTTP_SCALER_TARGET_ADMIN_DEPLOYMENT: 'keda-add-ons-http-interceptor',
@@ -128,7 +136,7 @@ export async function startScalerProcess(
     OTEL_PROM_EXPORTER_PORT: '0',
     ...env,
   });
-  const started = await p.waitForLog((l) => l['message'] === 'scaler started', 15_000);
+  const started = await p.waitForLog((l) => l['message'] === 'scaler started', 30_000);
   return Object.assign(p, {
     grpcPort: Number(started['grpcPort']),
     metricsPort: Number(started['metricsPort']),
