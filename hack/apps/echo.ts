@@ -9,11 +9,16 @@
 //   TERMINATION_DELAY_MS  on SIGTERM, keep serving this long before draining (default 0): a slow
 //                      shutdown, to see the kubelet's grace period and SIGKILL at work
 //   POD_NAME           reported in every answer (default: $HOSTNAME, which the kubelet sets)
+//   TLS_CERT_FILE, TLS_KEY_FILE  serve HTTPS with this certificate (e.g. from a secret volume)
 //
-// Routes: GET /health -> 200 "ok" (the readiness probe); anything else -> 200 with JSON
-// {pod, method, path, host, headers, body}. `?wait=500ms` (or 2s) delays the answer, as whoami's does.
+// Routes: GET /health -> 200 "ok" (the readiness probe); /echo with a WebSocket upgrade echoes
+// every message back; anything else -> 200 with JSON {pod, method, path, host, headers, body,
+// tls}. `?wait=500ms` (or 2s) delays the answer, as whoami's does.
 // SIGTERM stops accepting connections and exits once in-flight requests are answered.
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
+import { WebSocketServer } from 'ws';
 import { createLogger } from '../../addon/shared/log.ts';
 
 const log = createLogger({ component: 'echo' });
@@ -47,6 +52,7 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
         host: req.headers.host ?? '',
         headers: req.headers,
         body: Buffer.concat(chunks).toString('utf8'),
+        tls: 'encrypted' in req.socket,
       });
       res.writeHead(200, { 'content-type': 'application/json', 'x-echo-pod': pod }).end(`${body}\n`);
       log.info('request', { method: req.method, path: url.pathname, host: req.headers.host, status: 200 });
@@ -76,7 +82,21 @@ async function main(): Promise<void> {
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   if (startupDelayMs > 0) await new Promise((r) => setTimeout(r, startupDelayMs));
-  const listening = http.createServer(handle);
+  const { TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile } = process.env;
+  const listening =
+    certFile && keyFile
+      ? https.createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, handle)
+      : http.createServer(handle);
+  const sockets = new WebSocketServer({ noServer: true });
+  listening.on('upgrade', (req, socket, head) => {
+    if (new URL(req.url ?? '/', 'http://local').pathname !== '/echo') {
+      socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
+      return;
+    }
+    sockets.handleUpgrade(req, socket, head, (ws) => {
+      ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    });
+  });
   listening.listen(port, () => log.info('listening', { address: listening.address() }));
   started.server = listening;
 }

@@ -6,8 +6,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
+import https from 'node:https';
+import { WebSocket, type ClientOptions } from 'ws';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { KubeClient } from '../../addon/runtime/index.ts';
 import type { KubeObject } from '../../addon/api/index.ts';
 import { startKubelet, type Kubelet } from '../../hack/kubelet/kubelet.ts';
@@ -311,4 +313,55 @@ test('an image the kubelet cannot run leaves the pod waiting with a message that
   });
   assert.equal(waiting.reason, 'ErrImagePull');
   assert.match(waiting.message ?? '', /cannot run image nginx:1\.27.*keda-http-addon/);
+});
+
+test('secret volumes reach the container: the echo app serves TLS from one; WebSockets pass the ClusterIP', async (t) => {
+  const ns = await cluster.freshNamespace(t);
+  const tls = resolve(import.meta.dirname, '../../addon/interceptor/testing/tls');
+  await cluster.kubectlOk([
+    'create',
+    'secret',
+    'tls',
+    'echo-tls',
+    '-n',
+    ns,
+    `--cert=${join(tls, 'tls.crt')}`,
+    `--key=${join(tls, 'tls.key')}`,
+  ]);
+  const app = JSON.parse(
+    echoApp(ns, { env: { TLS_CERT_FILE: '/etc/echo-tls/tls.crt', TLS_KEY_FILE: '/etc/echo-tls/tls.key' } }),
+  ) as {
+    items: [{ spec: { template: { spec: { volumes?: unknown[]; containers: Record<string, unknown>[] } } } }];
+  };
+  const podSpec = app.items[0].spec.template.spec;
+  podSpec.volumes = [{ name: 'tls', secret: { secretName: 'echo-tls' } }];
+  const container = podSpec.containers[0] as {
+    volumeMounts?: unknown[];
+    readinessProbe: { httpGet: { scheme?: string } };
+  };
+  container.volumeMounts = [{ name: 'tls', mountPath: '/etc/echo-tls', readOnly: true }];
+  container.readinessProbe.httpGet.scheme = 'HTTPS';
+  await cluster.kubectlOk(['apply', '-f', '-'], JSON.stringify(app));
+  const [pod] = await readyPods(ns, 1);
+  const ca = readFileSync(join(tls, 'ca.crt'));
+  const body = await new Promise<string>((res, rej) => {
+    https
+      .get(`https://${pod?.status?.podIP}:8080/tls`, { ca, servername: 'app.default', agent: false }, (r) => {
+        let b = '';
+        r.on('data', (c: Buffer) => (b += c.toString()));
+        r.on('end', () => res(b));
+      })
+      .on('error', rej);
+  });
+  assert.equal((JSON.parse(body) as { tls: boolean }).tls, true);
+
+  const clusterIP = kubelet.resolve(`echo.${ns}`);
+  // TLS to the ClusterIP with the app's name as SNI and for verification (ws passes servername on
+  // to tls.connect; its types do not list it).
+  const ws = new WebSocket(`wss://${clusterIP}:80/echo`, { ca, servername: 'app.default' } as ClientOptions);
+  t.after(() => ws.close());
+  await once(ws, 'open');
+  ws.send('through the service proxy');
+  const [message] = (await once(ws, 'message')) as [Buffer];
+  assert.equal(message.toString(), 'through the service proxy');
 });
