@@ -3,6 +3,7 @@
 // real KEDA, and the manager (`keda-http manager`) as a separate process, enabled with the same
 // kubectl annotation a user types. Everything started here is stopped by `stop()`.
 import { execFile } from 'node:child_process';
+import http from 'node:http';
 import net from 'node:net';
 import { LocalCluster, kubectlPath } from './cluster/control-plane.ts';
 import { installCrds } from '../tests/harness/crds.ts';
@@ -228,6 +229,34 @@ export interface BurstResult {
   coldStart: boolean;
 }
 
+/** One GET through the interceptor's proxy Service, with the Host header that routes it. */
+export function get(
+  agent: http.Agent,
+  ip: string,
+  host: string,
+  path = '/',
+): Promise<{ status: string; ms: number; cold: boolean }> {
+  const s = performance.now();
+  return new Promise((resolve) => {
+    const req = http.get({ host: ip, port: 8080, path, headers: { host }, agent }, (res) => {
+      res.resume();
+      res.on('end', () =>
+        resolve({
+          status: String(res.statusCode),
+          ms: performance.now() - s,
+          cold: res.headers['x-keda-http-cold-start'] === 'true',
+        }),
+      );
+      res.on('error', (err) =>
+        resolve({ status: `error ${err.message}`, ms: performance.now() - s, cold: false }),
+      );
+    });
+    req.on('error', (err) =>
+      resolve({ status: `error ${err.message}`, ms: performance.now() - s, cold: false }),
+    );
+  });
+}
+
 /** `count` concurrent requests through the interceptor's proxy Service. */
 export async function burst(
   e: Embedded,
@@ -237,26 +266,10 @@ export async function burst(
 ): Promise<BurstResult> {
   const ip = e.kubelet.resolve(`keda-add-ons-http-interceptor-proxy.${addonNamespace}`);
   if (!ip) throw new Error('the interceptor proxy Service has no ClusterIP yet');
-  const results = await Promise.all(
-    Array.from({ length: count }, async () => {
-      const s = performance.now();
-      try {
-        const res = await fetch(`http://${ip}:8080/`, { headers: { host } });
-        await res.arrayBuffer();
-        return {
-          status: String(res.status),
-          ms: performance.now() - s,
-          cold: res.headers.get('x-keda-http-cold-start') === 'true',
-        };
-      } catch (err) {
-        return {
-          status: `error ${(err as Error).cause ?? (err as Error).message}`,
-          ms: performance.now() - s,
-          cold: false,
-        };
-      }
-    }),
-  );
+  // node:http, not fetch: fetch drops a Host header, and routing is by Host.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: count });
+  const results = await Promise.all(Array.from({ length: count }, () => get(agent, ip, host)));
+  agent.destroy();
   const statuses: Record<string, number> = {};
   for (const r of results) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
   return {
