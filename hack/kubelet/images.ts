@@ -12,6 +12,9 @@ export const addonImagePattern = /(^|\/)keda-http-addon(:[\w.-]+)?(@sha256:[0-9a
 /** The echo test app of hack/apps/echo.ts. */
 export const echoImage = 'keda-http-test/echo:1';
 const echoImagePattern = /(^|\/)keda-http-test\/echo(:[\w.-]+)?$/;
+/** The gRPC echo test app of hack/apps/grpc-echo.ts. */
+export const grpcEchoImage = 'keda-http-test/grpc-echo:1';
+const grpcEchoImagePattern = /(^|\/)keda-http-test\/grpc-echo(:[\w.-]+)?$/;
 
 /**
  * KEDA's images, run as the binaries hack/build-binaries.sh builds from KEDA's Go module at the
@@ -80,12 +83,16 @@ export function imageCommand(container: Container, podIP: string, node = process
       return { argv: [...entrypoint, ...rest, ...args] };
     return { error: `image ${container.image} has no program ${first ?? ''}; its entrypoint is keda-http` };
   }
+  if (grpcEchoImagePattern.test(container.image)) {
+    return { argv: [node, resolve(repoRoot, 'hack/apps/grpc-echo.ts'), ...args] };
+  }
   if (echoImagePattern.test(container.image))
     return { argv: [node, resolve(repoRoot, 'hack/apps/echo.ts'), ...args] };
   return {
     error:
       `the process kubelet cannot run image ${container.image}: it runs ghcr.io/keda-http/keda-http-addon:<tag> ` +
-      `(this checkout's bin/keda-http.ts), ${echoImage} (hack/apps/echo.ts) and KEDA's ` +
+      `(this checkout's bin/keda-http.ts), ${echoImage} (hack/apps/echo.ts), ${grpcEchoImage} ` +
+      `(hack/apps/grpc-echo.ts) and KEDA's ` +
       'ghcr.io/kedacore/keda and keda-metrics-apiserver (built from its Go module)',
   };
 }

@@ -14,7 +14,10 @@ import { KubeClient } from '../../addon/runtime/index.ts';
 import type { KubeObject } from '../../addon/api/index.ts';
 import { startKubelet, type Kubelet } from '../../hack/kubelet/kubelet.ts';
 import { spawnSandboxed } from '../../hack/kubelet/sandbox.ts';
-import { echoImage } from '../../hack/kubelet/images.ts';
+import { echoImage, grpcEchoImage } from '../../hack/kubelet/images.ts';
+import { echoProtoPath } from '../../hack/apps/grpc-echo.ts';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
 import {
   endpointSliceKind,
   podKind,
@@ -364,4 +367,72 @@ test('secret volumes reach the container: the echo app serves TLS from one; WebS
   ws.send('through the service proxy');
   const [message] = (await once(ws, 'message')) as [Buffer];
   assert.equal(message.toString(), 'through the service proxy');
+});
+
+test('the gRPC echo app: grpc readiness probe, unary and bidi streaming through the ClusterIP (h2c)', async (t) => {
+  const ns = await cluster.freshNamespace(t);
+  await cluster.kubectlOk(
+    ['apply', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        {
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name: 'grpc', namespace: ns },
+          spec: {
+            selector: { matchLabels: { app: 'grpc' } },
+            template: {
+              metadata: { labels: { app: 'grpc' } },
+              spec: {
+                containers: [
+                  {
+                    name: 'grpc',
+                    image: grpcEchoImage,
+                    env: [{ name: 'STARTUP_DELAY_MS', value: '500' }],
+                    ports: [{ name: 'grpc', containerPort: 8080 }],
+                    readinessProbe: { grpc: { port: 8080 }, periodSeconds: 1 },
+                  },
+                ],
+              },
+            },
+          },
+        },
+        {
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name: 'grpc', namespace: ns },
+          spec: {
+            selector: { app: 'grpc' },
+            ports: [{ name: 'grpc', port: 9000, targetPort: 'grpc', appProtocol: 'kubernetes.io/h2c' }],
+          },
+        },
+      ],
+    }),
+  );
+  const [pod] = await readyPods(ns, 1, 'grpc');
+  const definition = protoLoader.loadSync(echoProtoPath, { keepCase: true, defaults: true });
+  const { echo } = grpc.loadPackageDefinition(definition) as unknown as {
+    echo: {
+      Echo: new (address: string, creds: grpc.ChannelCredentials) => grpc.Client & Record<string, never>;
+    };
+  };
+  const client = new echo.Echo(`${kubelet.resolve(`grpc.${ns}`)}:9000`, grpc.credentials.createInsecure());
+  t.after(() => client.close());
+  type Reply = { message: string; hostname: string; protocol: string };
+  const unary = await new Promise<Reply>((res, rej) =>
+    (client as unknown as { Echo(r: object, cb: (e: Error | null, v: Reply) => void): void }).Echo(
+      { message: 'alice' },
+      (err, v) => (err ? rej(err) : res(v)),
+    ),
+  );
+  assert.deepEqual(unary, { message: 'hello alice', hostname: pod?.metadata.name, protocol: 'h2c' });
+  const stream = (client as unknown as { EchoStream(): grpc.ClientDuplexStream<object, Reply> }).EchoStream();
+  const replies: string[] = [];
+  stream.on('data', (r: Reply) => replies.push(r.message));
+  for (const m of ['alice', 'bob', 'charlie']) stream.write({ message: m });
+  stream.end();
+  await once(stream, 'end');
+  assert.deepEqual(replies, ['hello alice', 'hello bob', 'hello charlie']);
 });
