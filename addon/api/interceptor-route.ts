@@ -43,7 +43,12 @@ export type StaticResponse = {
 
 export type ColdStartSpec = {
   fallback?: { service: ServiceRef };
-  placeholder?: { response: StaticResponse };
+  placeholder?: {
+    response: StaticResponse;
+    /** Extension: HTML for browsers, 503 for APIs. */ contentNegotiation?: boolean;
+  };
+  /** Extension: requests held at most while scaling from zero; more get 503 at once. */
+  maxPendingRequests?: number;
 };
 
 /** Go duration strings ("30s"); unset means the interceptor's env default, "0s" disables. */

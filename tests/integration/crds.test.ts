@@ -307,3 +307,25 @@ test('a manifest using every upstream field round-trips unchanged (nothing prune
   const gotSo = (await created(httpso(ns, 'full', soSpec))) as { spec: Obj };
   assert.deepEqual(gotSo.spec, soSpec);
 });
+
+test("this project's InterceptorRoute extensions are kept: a held-request limit and content negotiation", async (t) => {
+  const c = await testCluster();
+  const ns = await c.freshNamespace(t);
+  const limited = await created(
+    ir(ns, 'limited', { target, scalingMetric: concurrency, coldStart: { maxPendingRequests: 500 } }),
+  );
+  assert.deepEqual((limited.spec as Obj).coldStart, { maxPendingRequests: 500 });
+  const negotiated = await created(
+    ir(ns, 'negotiated', {
+      target,
+      scalingMetric: concurrency,
+      coldStart: { placeholder: { contentNegotiation: true, response: { body: 'starting' } } },
+    }),
+  );
+  const placeholder = ((negotiated.spec as Obj).coldStart as Obj).placeholder as Obj;
+  assert.equal(placeholder.contentNegotiation, true);
+  await refused(
+    ir(ns, 'negative', { target, scalingMetric: concurrency, coldStart: { maxPendingRequests: -1 } }),
+    'spec.coldStart.maxPendingRequests',
+  );
+});

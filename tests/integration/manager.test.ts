@@ -39,6 +39,12 @@ function startManager(): ServiceProcess {
   return manager;
 }
 
+/** A crash and a restart: SIGKILL (no clean shutdown), then a new process. */
+async function restartManager(): Promise<void> {
+  await manager?.stop('SIGKILL');
+  startManager();
+}
+
 const managerLog = (): string => `manager output (last 3000 chars):\n${manager?.output().slice(-3000) ?? ''}`;
 
 async function keda(name = 'default'): Promise<Keda | undefined> {
@@ -226,6 +232,7 @@ describe('manager', { concurrency: false }, () => {
 
   test('enable installs every object; AddonInstalled waits for the Deployments to be Available', async () => {
     await annotate(`${A}addon-enabled=true`);
+    await restartManager(); // in the middle of the install
     await eventually('the add-on namespace labelled for Istio injection', async () => {
       const ns = await client.get(kinds.namespace, '', ns1);
       return ns?.metadata.labels?.['istio-injection'] === 'enabled' ? ns : undefined;
@@ -328,6 +335,7 @@ describe('manager', { concurrency: false }, () => {
 
   test('Istio on without Istio installed: a clear error naming the missing kinds', async () => {
     await annotate(`${A}addon-istio-injection=true`);
+    await restartManager(); // in the middle of the Istio switch
     const cond = await waitCondition('HTTPAddonInstallErr', {
       message: /PeerAuthentication.*is Istio installed\?/,
     });
@@ -474,6 +482,7 @@ describe('manager', { concurrency: false }, () => {
 
   test('disable is refused while HTTPScaledObjects exist, then removes everything once they are gone', async () => {
     await annotate(`${A}addon-enabled=false`);
+    await restartManager(); // in the middle of the disable
     const cond = await waitCondition('HTTPAddonInUse');
     assert.match(cond.message, new RegExp(`HTTPScaledObject ${appNs}/shop`));
     assert.ok(
@@ -522,6 +531,7 @@ describe('manager', { concurrency: false }, () => {
     await waitCondition('HTTPAddonInstalled', { message: new RegExp(ns2), timeoutMs: 90_000 });
 
     await c.kubectlOk(['delete', 'keda', 'default', '-n', kedaNs, '--wait=false']);
+    await restartManager(); // in the middle of the removal behind the finalizer
     await eventually('the Keda object to be gone', async () => ((await keda()) ? undefined : true), {
       detail: managerLog,
     });
