@@ -74,7 +74,12 @@ export class PodWorker {
     this.#sandbox = { pod, podIP, dir, serviceAccountDir, volumes };
     if (serviceAccountDir) await this.#refreshToken(serviceAccountDir);
     await this.#prepareVolumes(volumes);
-    if (this.#terminating) return; // deleted while waiting for its token or volumes
+    if (this.#terminating) {
+      // Deleted while waiting for its address, token or volumes; a terminate() that ran before
+      // the address was known could not give it back (releasing twice is harmless).
+      await this.#ctx.releaseIP(podIP);
+      return;
+    }
     volumes.startSync();
     // Downward-API status fields (status.podIP) come from the pod as the containers will see it.
     pod.status = { ...pod.status, podIP, podIPs: [{ ip: podIP }], hostIP: this.#ctx.nodeIP };
