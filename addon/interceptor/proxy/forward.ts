@@ -45,6 +45,8 @@ export interface ForwardOptions {
   retryUntil: number;
   /** X-KEDA-HTTP-Cold-Start, added to the response (and to a 502/504) when set. */
   coldStartHeader?: 'true' | 'false' | undefined;
+  /** Told of the error behind a 502 or 504 (for the log). */
+  onUpstreamError?: (err: Error, status: 502 | 504) => void;
 }
 
 /** Thrown into a dispatch when the request deadline passes. */
@@ -300,13 +302,11 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
     }
     this.#finish();
     const res = this.#res;
+    const status = isTimeout(err) ? 504 : 502;
+    this.#opts.onUpstreamError?.(err, status);
     if (!res.headersSent) {
       const cold = this.#opts.coldStartHeader;
-      writeError(
-        res,
-        isTimeout(err) ? 504 : 502,
-        cold === undefined ? undefined : { 'x-keda-http-cold-start': cold },
-      );
+      writeError(res, status, cold === undefined ? undefined : { 'x-keda-http-cold-start': cold });
     } else {
       res.destroy(err);
     }

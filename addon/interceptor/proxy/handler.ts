@@ -283,6 +283,14 @@ export class ProxyHandler {
       signal: deadline,
       retryUntil,
       coldStartHeader,
+      // A 502/504 says why in the log; upstream's ReverseProxy logs the same.
+      onUpstreamError: (err, status) =>
+        d.log.warn('upstream request failed', {
+          route: route.key,
+          status,
+          error: err.message,
+          code: (err as { code?: unknown }).code,
+        }),
     });
   }
 
