@@ -6,10 +6,10 @@ import { execFile } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import { LocalCluster, kubectlPath } from './cluster/control-plane.ts';
-import { installCrds } from '../tests/harness/crds.ts';
+import { installCrds } from './cluster/crds.ts';
 import { startKubelet, type Kubelet } from './kubelet/kubelet.ts';
 import { installKeda } from './keda.ts';
-import { startKedaHttp, type ServiceProcess } from '../tests/harness/process.ts';
+import { startKedaHttp, type ServiceProcess } from './keda-http-process.ts';
 
 export const addonNamespaceDefault = 'kyma-system';
 

@@ -5,7 +5,7 @@
 // The operator generates its certificates (--enable-cert-rotation) into the kedaorg-certs Secret;
 // the kubelet's secret volumes carry them to both pods, as in a cluster. The metrics API server is
 // registered as v1beta1.external.metrics.k8s.io, so the HPA can scale 1 <-> N.
-// KEDA's CRDs come from the same module (tests/harness/crds.ts installs them).
+// KEDA's CRDs come from the same module (hack/cluster/crds.ts installs them).
 //
 //   node hack/keda.ts build                           (only builds the binaries: npm run keda:build)
 //   node hack/keda.ts install [--kubeconfig <path>]   (default: the `npm run cluster:up` cluster;
@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { binaryPath, kubectlPath, versions } from './cluster/control-plane.ts';
-import { goModuleDir, installCrds } from '../tests/harness/crds.ts';
+import { goModuleDir, installCrds } from './cluster/crds.ts';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 

@@ -10,7 +10,7 @@ import { networkInterfaces } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { LocalCluster, binaryPath, cacheDir, kubectlPath, versions } from '../cluster/control-plane.ts';
-import { installCrds } from '../../tests/harness/crds.ts';
+import { installCrds } from '../cluster/crds.ts';
 
 export interface UpstreamScaler {
   grpcPort: number;

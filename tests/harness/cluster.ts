@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import type { TestContext } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import { LocalCluster, kubectlPath } from '../../hack/cluster/control-plane.ts';
-import { installCrds } from './crds.ts';
+import { installCrds } from '../../hack/cluster/crds.ts';
 
 // KEDA_HTTP_TEST_CLUSTER_DIR lets two test runs on one machine use separate control planes.
 export const testClusterDir = resolve(

@@ -1,7 +1,7 @@
 // node --test-global-setup: starts the control plane once for the whole test run, installs the
 // CRDs, and tears it down (state removed) at the end. If it cannot start, the run fails and says why.
 import { LocalCluster } from '../../hack/cluster/control-plane.ts';
-import { installCrds } from './crds.ts';
+import { installCrds } from '../../hack/cluster/crds.ts';
 import { testClusterDir } from './cluster.ts';
 
 const cluster = new LocalCluster(testClusterDir);

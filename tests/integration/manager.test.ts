@@ -7,9 +7,9 @@ import type { Keda, KubeObject } from '../../addon/api/index.ts';
 import { KubeClient } from '../../addon/runtime/index.ts';
 import { kinds } from '../../manager/kinds.ts';
 import { testCluster, type TestCluster } from '../harness/cluster.ts';
-import { installCrds, istioCrdFile } from '../harness/crds.ts';
+import { installCrds, istioCrdFile } from '../../hack/cluster/crds.ts';
 import { eventually } from '../harness/eventually.ts';
-import { startKedaHttp, type ServiceProcess } from '../harness/process.ts';
+import { startKedaHttp, type ServiceProcess } from '../../hack/keda-http-process.ts';
 import { reportPodsReady } from '../harness/ready-pods.ts';
 
 const run = process.pid.toString(36);

@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { cacheDir, kubectlPath, versions } from '../../hack/cluster/control-plane.ts';
+import { cacheDir, kubectlPath, versions } from './control-plane.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 
