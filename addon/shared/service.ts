@@ -17,7 +17,11 @@ export const commonFlagSpec = {
 type Flags = Readonly<Record<string, string | boolean>>;
 
 /** Level: --zap-log-level, else LOG_LEVEL, else info. Format: --zap-encoder, else LOG_FORMAT, else json. */
-export function loggerFromFlags(component: string, flags: Flags, env: NodeJS.ProcessEnv = process.env): Logger {
+export function loggerFromFlags(
+  component: string,
+  flags: Flags,
+  env: NodeJS.ProcessEnv = process.env,
+): Logger {
   const problems: string[] = [];
   let level: ReturnType<typeof parseLogLevel> = 'info';
   const levelText = typeof flags['zap-log-level'] === 'string' ? flags['zap-log-level'] : env.LOG_LEVEL;
@@ -26,7 +30,8 @@ export function loggerFromFlags(component: string, flags: Flags, env: NodeJS.Pro
   } catch (err) {
     problems.push(String((err as Error).message));
   }
-  const formatText = (typeof flags['zap-encoder'] === 'string' ? flags['zap-encoder'] : env.LOG_FORMAT) ?? 'json';
+  const formatText =
+    (typeof flags['zap-encoder'] === 'string' ? flags['zap-encoder'] : env.LOG_FORMAT) ?? 'json';
   if (formatText !== 'json' && formatText !== 'console') {
     problems.push(`log format "${formatText}" is not json or console (--zap-encoder or LOG_FORMAT)`);
   }
