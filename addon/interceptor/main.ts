@@ -2,22 +2,15 @@
 // (a YAML file, or the cluster's informers) and runs the interceptor until SIGTERM/SIGINT.
 import { parseFlags } from '../shared/config.ts';
 import { Lifecycle } from '../shared/lifecycle.ts';
-import { createLogger, parseLogLevel, type Logger } from '../shared/log.ts';
+import type { Logger } from '../shared/log.ts';
+import { commonFlagSpec, loggerFromFlags } from '../shared/service.ts';
 import { FileStore } from '../shared/store/file-store.ts';
 import { ClusterStore } from '../shared/store/cluster-store.ts';
 import type { ObjectStore } from '../shared/store/store.ts';
 import { readConfig, type InterceptorConfig } from './config.ts';
 import { startInterceptor } from './interceptor.ts';
 
-const flagSpec = {
-  'from-file': 'string',
-  kubeconfig: 'string',
-  'zap-log-level': 'string',
-  'zap-encoder': 'string',
-  'zap-time-encoding': 'string',
-  'zap-devel': 'boolean',
-  'zap-stacktrace-level': 'string',
-} as const;
+const flagSpec = { ...commonFlagSpec, 'from-file': 'string' } as const;
 
 const usage = `usage: keda-http interceptor [--from-file <objects.yaml> | --kubeconfig <path>] [--zap-log-level=info] [--zap-encoder=json|console]
 
@@ -45,14 +38,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const { flags, positionals } = parseFlags(argv, flagSpec);
   if (positionals.length > 0) throw new Error(`unexpected arguments: ${positionals.join(' ')}\n\n${usage}`);
-  const encoder = flags['zap-encoder'];
-  const log = createLogger({
-    component: 'interceptor',
-    level: parseLogLevel(
-      typeof flags['zap-log-level'] === 'string' ? flags['zap-log-level'] : process.env['LOG_LEVEL'],
-    ),
-    format: encoder === 'console' ? 'console' : 'json',
-  });
+  const log = loggerFromFlags('interceptor', flags);
   const { config, warnings } = readConfig();
   for (const w of warnings) log.warn(w);
 

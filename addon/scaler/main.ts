@@ -3,7 +3,8 @@
 // runs until SIGTERM/SIGINT and stops gracefully.
 import { parseFlags } from '../shared/config.ts';
 import { Lifecycle } from '../shared/lifecycle.ts';
-import { createLogger, parseLogLevel, type Logger } from '../shared/log.ts';
+import type { Logger } from '../shared/log.ts';
+import { commonFlagSpec, loggerFromFlags } from '../shared/service.ts';
 import { createRegistry } from '../shared/metrics.ts';
 import { FileStore } from '../shared/store/file-store.ts';
 import { ClusterStore } from '../shared/store/cluster-store.ts';
@@ -11,15 +12,7 @@ import type { ObjectStore } from '../shared/store/store.ts';
 import { readConfig, type ScalerConfig } from './config.ts';
 import { startScaler, type RunningScaler } from './scaler.ts';
 
-const flagSpec = {
-  'from-file': 'string',
-  kubeconfig: 'string',
-  'zap-log-level': 'string',
-  'zap-encoder': 'string',
-  'zap-time-encoding': 'string',
-  'zap-devel': 'boolean',
-  'zap-stacktrace-level': 'string',
-} as const;
+const flagSpec = { ...commonFlagSpec, 'from-file': 'string' } as const;
 
 const usage = `usage: keda-http scaler [--from-file <objects.yaml> | --kubeconfig <path>] [--zap-log-level=info] [--zap-encoder=json|console]
 
@@ -48,13 +41,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const { flags, positionals } = parseFlags(argv, flagSpec);
   if (positionals.length > 0) throw new Error(`unexpected arguments: ${positionals.join(' ')}\n\n${usage}`);
-  const log = createLogger({
-    component: 'scaler',
-    level: parseLogLevel(
-      typeof flags['zap-log-level'] === 'string' ? flags['zap-log-level'] : process.env['LOG_LEVEL'],
-    ),
-    format: flags['zap-encoder'] === 'console' ? 'console' : 'json',
-  });
+  const log = loggerFromFlags('scaler', flags);
   const { config, warnings } = readConfig();
   for (const w of warnings) log.warn(w);
 
