@@ -2,12 +2,9 @@
 // (a YAML file, or the cluster's informers) and runs the interceptor until SIGTERM/SIGINT.
 import { parseFlags } from '../shared/config.ts';
 import { Lifecycle } from '../shared/lifecycle.ts';
-import type { Logger } from '../shared/log.ts';
 import { commonFlagSpec, loggerFromFlags } from '../shared/service.ts';
-import { FileStore } from '../shared/store/file-store.ts';
-import { ClusterStore } from '../shared/store/cluster-store.ts';
-import type { ObjectStore } from '../shared/store/store.ts';
-import { readConfig, type InterceptorConfig } from './config.ts';
+import { openStore } from '../shared/store/open-store.ts';
+import { readConfig } from './config.ts';
 import { startInterceptor } from './interceptor.ts';
 
 const flagSpec = { ...commonFlagSpec, 'from-file': 'string' } as const;
@@ -18,18 +15,6 @@ Without --from-file the interceptor reads InterceptorRoutes, HTTPScaledObjects, 
 EndpointSlices and labelled ConfigMaps from the cluster (KUBECONFIG or in-cluster credentials).
 Configuration comes from upstream's env vars; see addon/interceptor/README.md.
 `;
-
-function clusterStore(config: InterceptorConfig, log: Logger, kubeconfig: string | undefined): ObjectStore {
-  return new ClusterStore({
-    log,
-    kinds: ['InterceptorRoute', 'HTTPScaledObject', 'Service', 'EndpointSlice', 'ConfigMap'],
-    ...(config.watchNamespace === '' ? {} : { namespace: config.watchNamespace }),
-    resyncPeriodMs: config.resyncPeriodMs,
-    // Upstream's informer only caches ConfigMaps that may hold response bodies.
-    labelSelectors: { ConfigMap: 'http.keda.sh/response-body=true' },
-    ...(kubeconfig === undefined ? {} : { kubeconfigPath: kubeconfig }),
-  });
-}
 
 export async function main(argv: string[]): Promise<number> {
   if (argv.includes('-h') || argv.includes('--help')) {
@@ -42,11 +27,14 @@ export async function main(argv: string[]): Promise<number> {
   const { config, warnings } = readConfig();
   for (const w of warnings) log.warn(w);
 
+  const store = openStore(flags, log, {
+    kinds: ['InterceptorRoute', 'HTTPScaledObject', 'Service', 'EndpointSlice', 'ConfigMap'],
+    ...(config.watchNamespace === '' ? {} : { namespace: config.watchNamespace }),
+    resyncPeriodMs: config.resyncPeriodMs,
+    // Upstream's informer only caches ConfigMaps that may hold response bodies.
+    labelSelectors: { ConfigMap: 'http.keda.sh/response-body=true' },
+  });
   const fromFile = flags['from-file'];
-  const store: ObjectStore =
-    typeof fromFile === 'string'
-      ? new FileStore(fromFile, log)
-      : clusterStore(config, log, typeof flags['kubeconfig'] === 'string' ? flags['kubeconfig'] : undefined);
   const lifecycle = new Lifecycle(log);
   const running = await startInterceptor({ config, store, log, fileMode: typeof fromFile === 'string' });
   lifecycle.onStop('drain the proxy (readiness 503, shutdown delay, drain timeout)', () =>

@@ -3,13 +3,10 @@
 // runs until SIGTERM/SIGINT and stops gracefully.
 import { parseFlags } from '../shared/config.ts';
 import { Lifecycle } from '../shared/lifecycle.ts';
-import type { Logger } from '../shared/log.ts';
 import { commonFlagSpec, loggerFromFlags } from '../shared/service.ts';
 import { createRegistry } from '../shared/metrics.ts';
-import { FileStore } from '../shared/store/file-store.ts';
-import { ClusterStore } from '../shared/store/cluster-store.ts';
-import type { ObjectStore } from '../shared/store/store.ts';
-import { readConfig, type ScalerConfig } from './config.ts';
+import { openStore } from '../shared/store/open-store.ts';
+import { readConfig } from './config.ts';
 import { startScaler, type RunningScaler } from './scaler.ts';
 
 const flagSpec = { ...commonFlagSpec, 'from-file': 'string' } as const;
@@ -22,18 +19,6 @@ the same objects come from a multi-document YAML file that is re-read when it ch
 Configuration comes from upstream's env vars; see addon/scaler/README.md.
 `;
 
-function clusterStore(config: ScalerConfig, log: Logger, kubeconfig: string | undefined): ObjectStore {
-  // Upstream's scaler RBAC: EndpointSlices, HTTPScaledObjects, InterceptorRoutes, all namespaces.
-  // Only the admin Service's EndpointSlices are of interest, so only those are watched.
-  return new ClusterStore({
-    log,
-    kinds: ['InterceptorRoute', 'HTTPScaledObject', 'EndpointSlice'],
-    resyncPeriodMs: config.resyncPeriodMs,
-    labelSelectors: { EndpointSlice: `kubernetes.io/service-name=${config.adminService}` },
-    ...(kubeconfig === undefined ? {} : { kubeconfigPath: kubeconfig }),
-  });
-}
-
 export async function main(argv: string[]): Promise<number> {
   if (argv.includes('-h') || argv.includes('--help')) {
     process.stdout.write(usage);
@@ -45,12 +30,13 @@ export async function main(argv: string[]): Promise<number> {
   const { config, warnings } = readConfig();
   for (const w of warnings) log.warn(w);
 
-  const fromFile = flags['from-file'];
-  const kubeconfig = flags['kubeconfig'];
-  const store =
-    typeof fromFile === 'string'
-      ? new FileStore(fromFile, log)
-      : clusterStore(config, log, typeof kubeconfig === 'string' ? kubeconfig : undefined);
+  // Upstream's scaler RBAC: EndpointSlices, HTTPScaledObjects, InterceptorRoutes, all namespaces.
+  // Only the admin Service's EndpointSlices are of interest, so only those are watched.
+  const store = openStore(flags, log, {
+    kinds: ['InterceptorRoute', 'HTTPScaledObject', 'EndpointSlice'],
+    resyncPeriodMs: config.resyncPeriodMs,
+    labelSelectors: { EndpointSlice: `kubernetes.io/service-name=${config.adminService}` },
+  });
   const lifecycle = new Lifecycle(log);
   const started: { scaler?: RunningScaler } = {};
   // In this order: serving and polling stop first, then the store they read from.

@@ -1,0 +1,21 @@
+// The choice both data-plane services offer: `--from-file <objects.yaml>` (FileStore) or the
+// cluster's informers (ClusterStore, credentials from --kubeconfig or the usual places).
+import type { Logger } from '../log.ts';
+import { ClusterStore, type ClusterStoreOptions } from './cluster-store.ts';
+import { FileStore } from './file-store.ts';
+import type { ObjectStore } from './store.ts';
+
+export function openStore(
+  flags: Readonly<Record<string, string | boolean>>,
+  log: Logger,
+  cluster: Omit<ClusterStoreOptions, 'log' | 'kubeconfigPath'>,
+): ObjectStore {
+  const fromFile = flags['from-file'];
+  if (typeof fromFile === 'string') return new FileStore(fromFile, log);
+  const kubeconfig = flags['kubeconfig'];
+  return new ClusterStore({
+    ...cluster,
+    log,
+    ...(typeof kubeconfig === 'string' ? { kubeconfigPath: kubeconfig } : {}),
+  });
+}
