@@ -33,6 +33,11 @@ function phaseMs(name: string, ms: number): void {
   process.stderr.write(`[e2e] ${line}\n`);
 }
 
+/** `kubectl annotate keda default ...`, as a user types it. */
+async function annotate(pair: string): Promise<void> {
+  await e.kubectl(['annotate', 'keda', 'default', '-n', kedaNs, '--overwrite', pair]);
+}
+
 async function installed(ns: string): Promise<void> {
   await waitFor(
     `AddonInstalled=True in ${ns}`,
@@ -91,15 +96,7 @@ describe('end to end', { concurrency: false }, () => {
 
   test('1. annotating the Keda object installs the add-on; its Deployments run; AddonInstalled=True', async () => {
     const t = performance.now();
-    await e.kubectl([
-      'annotate',
-      'keda',
-      'default',
-      '-n',
-      kedaNs,
-      '--overwrite',
-      'keda.kyma-project.io/addon-enabled=true',
-    ]);
+    await annotate('keda.kyma-project.io/addon-enabled=true');
     await installed(kedaNs);
     phase('install (annotate to AddonInstalled=True)', t);
     const pods = await e.kubectl([
@@ -245,15 +242,7 @@ describe('end to end', { concurrency: false }, () => {
   test('5. changing addon-namespace moves the add-on; the old namespace keeps its other objects', async () => {
     await e.kubectl(['create', 'configmap', 'unrelated', '-n', kedaNs, '--from-literal=keep=me']);
     const t = performance.now();
-    await e.kubectl([
-      'annotate',
-      'keda',
-      'default',
-      '-n',
-      kedaNs,
-      '--overwrite',
-      'keda.kyma-project.io/addon-namespace=keda-http',
-    ]);
+    await annotate('keda.kyma-project.io/addon-namespace=keda-http');
     addonNs = 'keda-http';
     await installed(addonNs);
     phase('namespace move (annotate to AddonInstalled=True in the new namespace)', t);
@@ -290,15 +279,7 @@ describe('end to end', { concurrency: false }, () => {
   });
 
   test('6. disable is refused while routes exist, then removes all of the add-on', async () => {
-    await e.kubectl([
-      'annotate',
-      'keda',
-      'default',
-      '-n',
-      kedaNs,
-      '--overwrite',
-      'keda.kyma-project.io/addon-enabled=false',
-    ]);
+    await annotate('keda.kyma-project.io/addon-enabled=false');
     await waitFor('HTTPAddonInUse', async () =>
       (await addonCondition(e)).reason === 'HTTPAddonInUse' ? true : undefined,
     );
@@ -309,7 +290,7 @@ describe('end to end', { concurrency: false }, () => {
     await e.kubectl(['delete', 'httpscaledobject', 'web', '-n', appNs]);
     await e.kubectl(['delete', 'interceptorroute', 'api', '-n', appNs]);
     await e.kubectl(['delete', 'scaledobject', 'api', '-n', appNs]);
-    await e.kubectl(['annotate', 'keda', 'default', '-n', kedaNs, '--overwrite', 'test.example.com/nudge=1']);
+    await annotate('test.example.com/nudge=1');
     await waitFor(
       'HTTPAddonDisabled',
       async () => ((await addonCondition(e)).reason === 'HTTPAddonDisabled' ? true : undefined),
