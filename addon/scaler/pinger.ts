@@ -184,7 +184,11 @@ export class Pinger {
   async #loop(): Promise<void> {
     if (this.#stopped) return;
     const started = this.#now();
-    this.#running = this.tick();
+    // A bug or a malformed object must not stop polling for good: the tick counts as failed
+    // (health says so) and the next one runs as usual.
+    this.#running = this.tick().catch((err: unknown) => {
+      this.#fail(`polling failed unexpectedly: ${err instanceof Error ? err.message : String(err)}`);
+    });
     await this.#running;
     if (this.#stopped) return;
     // Like a Go ticker with a synchronous fetch: a slow tick delays the next, never overlaps it.

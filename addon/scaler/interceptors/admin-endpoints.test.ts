@@ -64,3 +64,33 @@ endpoints: [{addresses: [10.0.0.8]}]
     await store.stop();
   }
 });
+
+test('malformed slices in a hand-written file are skipped, not fatal', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'admin-endpoints-'));
+  const file = join(dir, 'objects.yaml');
+  await writeFile(
+    file,
+    `
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: bad, namespace: keda, labels: {kubernetes.io/service-name: admin}}
+ports: 5
+endpoints: "nope"
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: odd, namespace: keda, labels: {kubernetes.io/service-name: admin}}
+ports: [null, {port: 9091}]
+endpoints: [null, {addresses: [7, '', 10.0.0.5]}]
+`,
+  );
+  const store = new FileStore(file, quiet);
+  await store.synced;
+  try {
+    assert.deepEqual(readyAdminEndpoints(store, { namespace: 'keda', service: 'admin', port: 9090 }), [
+      '10.0.0.5:9091',
+    ]);
+  } finally {
+    await store.stop();
+  }
+});

@@ -25,17 +25,22 @@ export function readyAdminEndpoints(store: ObjectStore, cfg: AdminEndpointsConfi
   for (const slice of store.list<EndpointSlice>('EndpointSlice', cfg.namespace)) {
     if (slice.metadata.labels?.['kubernetes.io/service-name'] !== cfg.service) continue;
     const port = slicePort(slice, cfg.port);
-    for (const ep of slice.endpoints ?? []) {
+    // The file in --from-file mode is hand-written: skip shapes the API server would refuse.
+    for (const ep of Array.isArray(slice.endpoints) ? slice.endpoints : []) {
       // Ready nil means ready (the EndpointSlice API says consumers should treat unknown as ready).
-      if (ep.conditions?.ready === false) continue;
-      for (const address of ep.addresses ?? []) out.add(hostPort(address, port));
+      if (ep?.conditions?.ready === false) continue;
+      for (const address of Array.isArray(ep?.addresses) ? ep.addresses : []) {
+        if (typeof address === 'string' && address !== '') out.add(hostPort(address, port));
+      }
     }
   }
   return [...out].sort();
 }
 
 function slicePort(slice: EndpointSlice, fallback: number): number {
-  const ports = (slice.ports ?? []).filter((p) => typeof p.port === 'number' && p.port > 0);
+  const ports = (Array.isArray(slice.ports) ? slice.ports : []).filter(
+    (p) => typeof p?.port === 'number' && p.port > 0,
+  );
   if (ports.length === 1) return ports[0]?.port ?? fallback;
   return ports.find((p) => p.name === 'admin')?.port ?? fallback;
 }
