@@ -79,10 +79,12 @@ function resolve(view: ScalerView, ref: ScaledObjectRef): Trigger {
       kind: 'interceptorRoute',
       key: `${ref.namespace}/${routeName}`,
       name: routeName,
-      concurrencyTarget: m.concurrency ? m.concurrency.targetValue : undefined,
+      concurrencyTarget: m.concurrency
+        ? number(where, 'concurrency.targetValue', m.concurrency.targetValue)
+        : undefined,
       rate: m.requestRate
         ? {
-            target: m.requestRate.targetValue,
+            target: number(where, 'requestRate.targetValue', m.requestRate.targetValue),
             ...rateSettings(where, m.requestRate.window, m.requestRate.granularity),
           }
         : undefined,
@@ -97,9 +99,10 @@ function resolve(view: ScalerView, ref: ScaledObjectRef): Trigger {
     const spec = so.spec ?? {};
     const m = spec.scalingMetric;
     // Precedence as upstream: targetPendingRequests (default 100) < concurrency < requestRate.
-    let target = spec.targetPendingRequests ?? 100;
-    if (m?.concurrency) target = m.concurrency.targetValue ?? 100;
-    if (m?.requestRate) target = m.requestRate.targetValue ?? 100;
+    const where = `HTTPScaledObject ${ref.namespace}/${soName}`;
+    let target = number(where, 'targetPendingRequests', spec.targetPendingRequests ?? 100, '');
+    if (m?.concurrency) target = number(where, 'concurrency.targetValue', m.concurrency.targetValue ?? 100);
+    if (m?.requestRate) target = number(where, 'requestRate.targetValue', m.requestRate.targetValue ?? 100);
     return {
       kind: 'httpScaledObject',
       key: `${ref.namespace}/${soName}`,
@@ -124,6 +127,20 @@ function resolve(view: ScalerView, ref: ScaledObjectRef): Trigger {
     };
   }
   throw new ScalerError(status.UNKNOWN, 'unable to get HTTPScaledObject reference');
+}
+
+/**
+ * A target from the object, checked: the API server validates it in a cluster, but a file in
+ * --from-file mode is hand-written, and a bad value must say where it is, not break the encoder.
+ */
+function number(where: string, field: string, value: unknown, prefix = 'scalingMetric.'): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new ScalerError(
+      status.INVALID_ARGUMENT,
+      `${where}: spec.${prefix}${field} must be a number, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
 }
 
 function rateSettings(

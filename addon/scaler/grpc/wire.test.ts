@@ -52,6 +52,11 @@ kind: InterceptorRoute
 metadata: {name: nometric, namespace: default}
 spec: {target: {service: app, port: 80}}
 ---
+apiVersion: http.keda.sh/v1beta1
+kind: InterceptorRoute
+metadata: {name: typo, namespace: default}
+spec: {target: {service: app, port: 80}, scalingMetric: {concurrency: {targetValue: ten}}}
+---
 apiVersion: http.keda.sh/v1alpha1
 kind: HTTPScaledObject
 metadata: {name: app, namespace: default}
@@ -232,6 +237,14 @@ test('a missing route or object is gRPC Unknown with the Kubernetes NotFound wor
   await assert.rejects(keda.isActive(ref('default', 'x', { scalerAddress: 'a:1' })), {
     code: grpc.status.UNKNOWN,
     details: 'unable to get HTTPScaledObject reference',
+  });
+});
+
+test('a hand-written object with a bad target says where the problem is', async () => {
+  await assert.rejects(keda.metricSpecs(route('typo')), {
+    code: grpc.status.INVALID_ARGUMENT,
+    details:
+      'InterceptorRoute default/typo: spec.scalingMetric.concurrency.targetValue must be a number, got "ten"',
   });
 });
 
