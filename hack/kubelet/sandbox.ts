@@ -41,7 +41,9 @@ export function spawnSandboxed(opts: SandboxOptions): ChildProcess {
           [ownerEnvVar]: opts.owner,
           KUBELET_SANDBOX_HOSTNAME: opts.hostname ?? '',
           KUBELET_SANDBOX_HOSTS: opts.hostsFile ?? '',
-          KUBELET_SANDBOX_MOUNTS: (opts.mounts ?? []).map((m) => `${m.source}\t${m.target}`).join('\n'),
+          KUBELET_SANDBOX_MOUNTS: mountOrder(opts.mounts ?? [])
+            .map((m) => `${m.source}\t${m.target}`)
+            .join('\n'),
         },
         stdio: ['ignore', fd, fd],
         detached: true,
@@ -82,4 +84,19 @@ export function killLeftovers(owner: string): number {
     }
   }
   return killed;
+}
+
+/**
+ * Mounts that would hide another mount's source go last: a pod that mounts an emptyDir at /tmp
+ * must not cover its other volumes' sources when the state directory itself lives under /tmp
+ * (as in a checkout under /tmp). Among those, shallower targets first, so nested ones stay visible.
+ */
+export function mountOrder<T extends { source: string; target: string }>(mounts: readonly T[]): T[] {
+  const under = (path: string, dir: string): boolean =>
+    path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
+  const hides = (m: T): boolean => mounts.some((o) => o !== m && under(o.source, m.target));
+  return [
+    ...mounts.filter((m) => !hides(m)),
+    ...mounts.filter(hides).sort((a, b) => a.target.length - b.target.length),
+  ];
 }
