@@ -1,8 +1,7 @@
 // `keda-http interceptor [--from-file routes.yaml]`: reads upstream's env vars, picks the object store
 // (a YAML file, or the cluster's informers) and runs the interceptor until SIGTERM/SIGINT.
-import { parseFlags } from '../shared/config.ts';
 import { Lifecycle } from '../shared/lifecycle.ts';
-import { commonFlagSpec, loggerFromFlags } from '../shared/service.ts';
+import { commonFlagSpec, serviceArgs } from '../shared/service.ts';
 import { openStore } from '../shared/store/open-store.ts';
 import { readConfig } from './config.ts';
 import { startInterceptor } from './interceptor.ts';
@@ -17,13 +16,9 @@ Configuration comes from upstream's env vars; see addon/interceptor/README.md.
 `;
 
 export async function main(argv: string[]): Promise<number> {
-  if (argv.includes('-h') || argv.includes('--help')) {
-    process.stdout.write(usage);
-    return 0;
-  }
-  const { flags, positionals } = parseFlags(argv, flagSpec);
-  if (positionals.length > 0) throw new Error(`unexpected arguments: ${positionals.join(' ')}\n\n${usage}`);
-  const log = loggerFromFlags('interceptor', flags);
+  const args = serviceArgs('interceptor', argv, flagSpec, usage);
+  if (!args) return 0;
+  const { flags, log } = args;
   const { config, warnings } = readConfig();
   for (const w of warnings) log.warn(w);
 

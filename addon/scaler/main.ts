@@ -1,9 +1,8 @@
 // `keda-http scaler [--from-file objects.yaml]`: KEDA's external scaler for HTTP traffic.
 // Reads upstream's env vars, picks the object store (a YAML file, or the cluster's informers),
 // runs until SIGTERM/SIGINT and stops gracefully.
-import { parseFlags } from '../shared/config.ts';
 import { Lifecycle } from '../shared/lifecycle.ts';
-import { commonFlagSpec, loggerFromFlags } from '../shared/service.ts';
+import { commonFlagSpec, serviceArgs } from '../shared/service.ts';
 import { createRegistry } from '../shared/metrics.ts';
 import { openStore } from '../shared/store/open-store.ts';
 import { readConfig } from './config.ts';
@@ -20,13 +19,9 @@ Configuration comes from upstream's env vars; see addon/scaler/README.md.
 `;
 
 export async function main(argv: string[]): Promise<number> {
-  if (argv.includes('-h') || argv.includes('--help')) {
-    process.stdout.write(usage);
-    return 0;
-  }
-  const { flags, positionals } = parseFlags(argv, flagSpec);
-  if (positionals.length > 0) throw new Error(`unexpected arguments: ${positionals.join(' ')}\n\n${usage}`);
-  const log = loggerFromFlags('scaler', flags);
+  const args = serviceArgs('scaler', argv, flagSpec, usage);
+  if (!args) return 0;
+  const { flags, log } = args;
   const { config, warnings } = readConfig();
   for (const w of warnings) log.warn(w);
 

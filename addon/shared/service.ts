@@ -1,7 +1,7 @@
 // Start-up pieces every long-running service shares: the logger from upstream's zap flags (or env),
 // the kubeconfig from the usual places, and Go-style bind addresses (":8080", "127.0.0.1:9090").
 import { KubeConfig } from '@kubernetes/client-node';
-import { ConfigError } from './config.ts';
+import { ConfigError, parseFlags } from './config.ts';
 import { createLogger, parseLogLevel, type LogFormat, type Logger } from './log.ts';
 
 /** Flags every service accepts, in parseFlags' spec format (upstream's zap flags plus kubeconfig). */
@@ -62,4 +62,25 @@ export function parseBindAddress(flag: string, value: string): { host: string; p
     throw new ConfigError([`--${flag}="${value}" is not a listen address such as :8080 or 127.0.0.1:8080`]);
   }
   return { host, port };
+}
+
+/**
+ * The start of every service's main(): `-h`/`--help` prints the usage (undefined is returned),
+ * flags are parsed (unknown flags and stray arguments are errors), and the logger is made.
+ */
+export function serviceArgs(
+  component: string,
+  argv: readonly string[],
+  spec: Readonly<Record<string, 'string' | 'boolean'>>,
+  usage: string,
+): { flags: Record<string, string | boolean>; log: Logger } | undefined {
+  if (argv.includes('-h') || argv.includes('--help')) {
+    process.stdout.write(usage);
+    return undefined;
+  }
+  const { flags, positionals } = parseFlags(argv, spec);
+  if (positionals.length > 0) {
+    throw new ConfigError([`unexpected arguments: ${positionals.join(' ')}\n\n${usage}`]);
+  }
+  return { flags, log: loggerFromFlags(component, flags) };
 }
