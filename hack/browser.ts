@@ -13,8 +13,13 @@ export interface Browser {
   close(): Promise<void>;
 }
 
+export interface LaunchOptions {
+  /** More Chromium switches, added to the fixed ones (e.g. `--host-resolver-rules=MAP demo.local 127.0.0.1`). */
+  args?: string[];
+}
+
 /** A fresh headless Chromium with an empty profile; `close()` removes the profile too. */
-export async function launchBrowser(): Promise<Browser> {
+export async function launchBrowser(opts: LaunchOptions = {}): Promise<Browser> {
   if (!existsSync(chromiumPath)) {
     throw new Error(
       `${chromiumPath} is missing: install Debian's chromium package (apt-get install chromium) or set CHROMIUM_PATH`,
@@ -32,6 +37,7 @@ export async function launchBrowser(): Promise<Browser> {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...(opts.args ?? []),
     ],
   });
   return {
