@@ -13,7 +13,8 @@
 //
 // Routes: GET /health -> 200 "ok" (the readiness probe); /echo with a WebSocket upgrade echoes
 // every message back; anything else -> 200 with JSON {pod, method, path, host, headers, body,
-// tls}. `?wait=500ms` (or 2s) delays the answer, as whoami's does.
+// tls}, except a GET whose Accept names text/html (a browser), which gets the same facts as a small
+// HTML page. `?wait=500ms` (or 2s) delays the answer, as whoami's does.
 // SIGTERM stops accepting connections and exits once in-flight requests are answered.
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -34,6 +35,27 @@ export function parseWait(value: string | null): number {
   return Number(m[1]) * (m[2] === 's' ? 1000 : 1);
 }
 
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** What a browser sees: the app's own page, so a screenshot tells it apart from a placeholder. */
+export function htmlPage(facts: { pod: string; host: string; path: string; query: string }): string {
+  const rows = [
+    ['pod', facts.pod],
+    ['host', facts.host],
+    ['path', facts.path + facts.query],
+  ]
+    .map(([k, v]) => `<tr><th>${k}</th><td>${escapeHtml(v ?? '')}</td></tr>`)
+    .join('');
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>echo: ${escapeHtml(facts.pod)}</title>
+<style>body{font-family:sans-serif;margin:3em}th{text-align:left;padding-right:1em}</style></head>
+<body><h1>Hello from the echo app</h1><p>This page is served by the app itself.</p>
+<table>${rows}</table></body></html>
+`;
+}
+
 function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
   const url = new URL(req.url ?? '/', 'http://local');
   if (url.pathname === '/health') {
@@ -44,6 +66,12 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
     const answer = (): void => {
+      if (req.method === 'GET' && /\btext\/html\b/i.test(req.headers.accept ?? '')) {
+        const page = htmlPage({ pod, host: req.headers.host ?? '', path: url.pathname, query: url.search });
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'x-echo-pod': pod }).end(page);
+        log.info('request', { method: req.method, path: url.pathname, host: req.headers.host, status: 200 });
+        return;
+      }
       const body = JSON.stringify({
         pod,
         method: req.method,
