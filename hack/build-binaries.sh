@@ -2,6 +2,7 @@
 # Builds the local control plane's binaries from their Go modules, only when missing.
 #   hack/build-binaries.sh [etcd] [kube-apiserver] [kube-controller-manager] ...   (default: all three)
 #   hack/build-binaries.sh keda-operator keda-adapter   (KEDA, only when asked: the end-to-end tests)
+#   hack/build-binaries.sh upstream-interceptor upstream-scaler upstream-operator   (benchmarks)
 # Binaries land in $KEDA_HTTP_CACHE/bin/<name>-<version> (default ~/.cache/keda-http-addon), outside git,
 # so a fresh clone on the same machine reuses them. Go's own build and module caches are reused too.
 set -euo pipefail
@@ -95,21 +96,22 @@ build_keda() {
   timed "keda-$name" bash -c "cd '$dir' && go build -o '$out.tmp' github.com/kedacore/keda/v2/cmd/$name && mv '$out.tmp' '$out'"
 }
 
-# The upstream add-on's interceptor, for the interceptor benchmark (hack/bench/interceptor.ts).
+# The upstream add-on's components (interceptor, scaler, operator), for the benchmarks that compare
+# against them (hack/bench/interceptor.ts, scaler.ts, e2e.ts); out: http-add-on-<component>-<version>.
 # `go install .../interceptor@version` fails: it asks the module proxy for the module's version list
 # (deprecation check), which the proxy refuses for this module; a wrapper module pinning the exact
-# version builds the same binary.
-build_upstream_interceptor() {
-  local out="$bin/http-add-on-interceptor-$UPSTREAM_ADDON_VERSION" dir="$cache/build/http-add-on-$UPSTREAM_ADDON_VERSION"
-  if [ -x "$out" ]; then step "upstream interceptor $UPSTREAM_ADDON_VERSION cached at $out"; return; fi
+# version builds the same binaries.
+build_upstream() {
+  local component=$1 out="$bin/http-add-on-$1-$UPSTREAM_ADDON_VERSION" dir="$cache/build/http-add-on-$UPSTREAM_ADDON_VERSION"
+  if [ -x "$out" ]; then step "upstream $component $UPSTREAM_ADDON_VERSION cached at $out"; return; fi
   mkdir -p "$dir"
   [ -f "$dir/go.mod" ] || printf 'module local/build\n\ngo 1.25\n\nrequire github.com/kedacore/http-add-on %s\n' "$UPSTREAM_ADDON_VERSION" >"$dir/go.mod"
-  if ! (cd "$dir" && go get "github.com/kedacore/http-add-on/interceptor@$UPSTREAM_ADDON_VERSION" >"$dir/go-get.log" 2>&1); then
+  if ! (cd "$dir" && go get "github.com/kedacore/http-add-on/$component@$UPSTREAM_ADDON_VERSION" >"$dir/go-get.log" 2>&1); then
     cat "$dir/go-get.log" >&2
     return 1
   fi
-  step "building upstream interceptor $UPSTREAM_ADDON_VERSION"
-  timed upstream-interceptor bash -c "cd '$dir' && go build -o '$out.tmp' github.com/kedacore/http-add-on/interceptor && mv '$out.tmp' '$out'"
+  step "building upstream $component $UPSTREAM_ADDON_VERSION"
+  timed "upstream-$component" bash -c "cd '$dir' && go build -o '$out.tmp' github.com/kedacore/http-add-on/$component && mv '$out.tmp' '$out'"
 }
 
 targets=("$@")
@@ -119,7 +121,7 @@ for t in "${targets[@]}"; do
   case "$t" in
     etcd) build_etcd ;;
     kube-apiserver | kube-controller-manager | kubectl) build_k8s "$t" ;;
-    upstream-interceptor) build_upstream_interceptor ;;
+    upstream-interceptor | upstream-scaler | upstream-operator) build_upstream "${t#upstream-}" ;;
     keda-operator | keda-adapter) build_keda "${t#keda-}" ;;
     *) echo "unknown target: $t" >&2; exit 2 ;;
   esac

@@ -4,13 +4,13 @@
 // reads the InterceptorRoute and the admin EndpointSlice through the Kubernetes API, and polls
 // KEDA_HTTP_SCALER_TARGET_ADMIN_PORT on each address (so one interceptor, at this machine's address).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { LocalCluster, binaryPath, cacheDir, kubectlPath, versions } from '../cluster/control-plane.ts';
+import { LocalCluster, kubectlPath } from '../cluster/control-plane.ts';
 import { installCrds } from '../cluster/crds.ts';
+import { upstreamBinary } from '../upstream-addon.ts';
 
 export interface UpstreamScaler {
   grpcPort: number;
@@ -29,35 +29,6 @@ function freePort(): Promise<number> {
   });
 }
 
-/** The upstream scaler binary, built once from its Go module (a few minutes on 2 cores). */
-export function upstreamScalerBinary(): { path: string; version: string } {
-  const version = versions().UPSTREAM_ADDON_VERSION;
-  if (!version) throw new Error('UPSTREAM_ADDON_VERSION is not set in hack/versions.env');
-  const path = binaryPath('upstream-scaler', version);
-  if (existsSync(path)) return { path, version };
-  const dir = join(cacheDir(), 'build', `http-add-on-${version}`);
-  mkdirSync(dir, { recursive: true });
-  if (!existsSync(join(dir, 'go.mod'))) {
-    writeFileSync(
-      join(dir, 'go.mod'),
-      `module local/build\ngo 1.25\nrequire github.com/kedacore/http-add-on ${version}\n`,
-    );
-  }
-  process.stderr.write(`[bench] building upstream scaler ${version} from its Go module\n`);
-  const env = { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-trimpath' };
-  execFileSync('go', ['get', `github.com/kedacore/http-add-on/scaler@${version}`], {
-    cwd: dir,
-    env,
-    stdio: 'pipe',
-  });
-  execFileSync('go', ['build', '-o', path, 'github.com/kedacore/http-add-on/scaler'], {
-    cwd: dir,
-    env,
-    stdio: 'pipe',
-  });
-  return { path, version };
-}
-
 /**
  * Starts a control plane of its own (in .cache/bench-scaler-cluster), the objects upstream's scaler
  * reads, and the scaler itself with its defaults (500 ms tick, 200 ms stream interval).
@@ -66,7 +37,7 @@ export async function startUpstreamScaler(
   routes: readonly object[],
   interceptorAdminPort: number,
 ): Promise<UpstreamScaler> {
-  const { path, version } = upstreamScalerBinary();
+  const { path, version } = upstreamBinary('scaler');
   const cluster = new LocalCluster(resolve(import.meta.dirname, '../../.cache/bench-scaler-cluster'));
   try {
     return await start(cluster, path, version, routes, interceptorAdminPort);

@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { binaryPath, versions } from '../cluster/control-plane.ts';
+import { upstreamBinaryPath } from '../upstream-addon.ts';
 import type { Container } from './types.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
@@ -17,23 +18,32 @@ export const grpcEchoImage = 'keda-http-test/grpc-echo:1';
 const grpcEchoImagePattern = /(^|\/)keda-http-test\/grpc-echo(:[\w.-]+)?$/;
 
 /**
- * KEDA's images, run as the binaries hack/build-binaries.sh builds from KEDA's Go module at the
- * pinned KEDA_VERSION (whatever the tag says). Go binaries are static, so the bind shim cannot
- * reach them; their "entrypoint" here adds the flags that bind the pod's address instead of every
- * address (the container's own args come after and win). The adapter's Prometheus port has no
- * address flag (it binds ":8080", which would clash with pods on 8080), so it moves to a port
- * derived from the pod's address (unique per pod address, also across concurrent kubelets).
+ * Images of Go programs, run as the binaries hack/build-binaries.sh builds from their Go modules at
+ * the pinned versions (whatever the tag says). Go binaries are static, so the bind shim cannot reach
+ * them; their "entrypoint" here adds the flags that bind the pod's address instead of every address
+ * (the container's own args come after and win).
+ *
+ * KEDA: the adapter's Prometheus port has no address flag (it binds ":8080", which would clash with
+ * pods on 8080), so it moves to a port derived from the pod's address (unique per pod address, also
+ * across concurrent kubelets).
+ *
+ * The upstream add-on (for the benchmarks that compare against it): its interceptor and scaler take
+ * only ports (KEDA_HTTP_PROXY_PORT, KEDA_HTTP_ADMIN_PORT, KEDA_HTTP_SCALER_PORT,
+ * OTEL_PROM_EXPORTER_PORT) and bind them on every address, so their pods must use ports no other
+ * pod listens on (hack/bench/upstream-manifests.ts does).
  */
-const kedaImages: {
+const goImages: {
   pattern: RegExp;
   command: string;
-  binary: string;
+  binary: () => string;
+  build: string;
   bindFlags: (podIP: string) => string[];
 }[] = [
   {
     pattern: /(^|\/)kedacore\/keda(:[\w.-]+)?$/,
     command: '/keda',
-    binary: 'keda-operator',
+    binary: () => binaryPath('keda-operator', versions().KEDA_VERSION),
+    build: 'keda-operator',
     bindFlags: (ip) => [
       `--metrics-bind-address=${ip}:8080`,
       `--health-probe-bind-address=${ip}:8081`,
@@ -43,9 +53,20 @@ const kedaImages: {
   {
     pattern: /(^|\/)kedacore\/keda-metrics-apiserver(:[\w.-]+)?$/,
     command: '/keda-adapter',
-    binary: 'keda-adapter',
+    binary: () => binaryPath('keda-adapter', versions().KEDA_VERSION),
+    build: 'keda-adapter',
     bindFlags: (ip) => [`--bind-address=${ip}`, `--port=${hostWidePort(ip)}`],
   },
+  ...(['interceptor', 'scaler', 'operator'] as const).map((component) => ({
+    pattern: new RegExp(`(^|/)kedacore/http-add-on-${component}(:[\\w.-]+)?$`),
+    command: `/${component}`,
+    binary: () => upstreamBinaryPath(component),
+    build: `upstream-${component}`,
+    bindFlags: (ip: string): string[] =>
+      component === 'operator'
+        ? [`--metrics-bind-address=${ip}:8080`, `--health-probe-bind-address=${ip}:8081`]
+        : [],
+  })),
 ];
 
 /** 15000-64999 from 10.N.x.y: N picks a block of 1000 (one per kubelet), x.y a port in it. */
@@ -63,15 +84,15 @@ export type ImageCommand = { argv: string[] } | { error: string };
  */
 export function imageCommand(container: Container, podIP: string, node = process.execPath): ImageCommand {
   const args = container.args ?? [];
-  const keda = kedaImages.find((k) => k.pattern.test(container.image));
-  if (keda) {
-    const binary = binaryPath(keda.binary, versions().KEDA_VERSION);
+  const go = goImages.find((k) => k.pattern.test(container.image));
+  if (go) {
+    const binary = go.binary();
     if (!existsSync(binary)) {
-      return { error: `${binary} is missing; build it with: bash hack/build-binaries.sh ${keda.binary}` };
+      return { error: `${binary} is missing; build it with: bash hack/build-binaries.sh ${go.build}` };
     }
-    const [first, ...rest] = container.command ?? [keda.command];
-    if (first !== keda.command) return { error: `image ${container.image} has no program ${first ?? ''}` };
-    return { argv: [binary, ...rest, ...keda.bindFlags(podIP), ...args] };
+    const [first, ...rest] = container.command ?? [go.command];
+    if (first !== go.command) return { error: `image ${container.image} has no program ${first ?? ''}` };
+    return { argv: [binary, ...rest, ...go.bindFlags(podIP), ...args] };
   }
   if (addonImagePattern.test(container.image)) {
     const entrypoint = [node, resolve(repoRoot, 'bin/keda-http.ts')];
@@ -93,6 +114,7 @@ export function imageCommand(container: Container, podIP: string, node = process
       `the process kubelet cannot run image ${container.image}: it runs ghcr.io/keda-http/keda-http-addon:<tag> ` +
       `(this checkout's bin/keda-http.ts), ${echoImage} (hack/apps/echo.ts), ${grpcEchoImage} ` +
       `(hack/apps/grpc-echo.ts) and KEDA's ` +
-      'ghcr.io/kedacore/keda and keda-metrics-apiserver (built from its Go module)',
+      "ghcr.io/kedacore/keda and keda-metrics-apiserver, and the upstream add-on's " +
+      'ghcr.io/kedacore/http-add-on-interceptor, -scaler and -operator (built from their Go modules)',
   };
 }

@@ -1,0 +1,84 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { versions } from '../cluster/control-plane.ts';
+import { imageCommand } from './images.ts';
+import type { Container } from './types.ts';
+
+// imageCommand reads the binaries' cache from KEDA_HTTP_CACHE on every call.
+function withCache(files: string[], fn: (bin: string) => void): void {
+  const cache = mkdtempSync(join(tmpdir(), 'images-test-'));
+  const saved = process.env.KEDA_HTTP_CACHE;
+  process.env.KEDA_HTTP_CACHE = cache;
+  try {
+    const bin = join(cache, 'bin');
+    mkdirSync(bin);
+    for (const f of files) writeFileSync(join(bin, f), '', { mode: 0o755 });
+    fn(bin);
+  } finally {
+    if (saved === undefined) delete process.env.KEDA_HTTP_CACHE;
+    else process.env.KEDA_HTTP_CACHE = saved;
+    rmSync(cache, { recursive: true, force: true });
+  }
+}
+
+const c = (image: string, extra: Partial<Container> = {}): Container => ({ name: 'c', image, ...extra });
+const v = versions();
+
+test('upstream add-on images run the binaries built from its Go module; the operator binds the pod address', () => {
+  const up = v.UPSTREAM_ADDON_VERSION;
+  withCache([`http-add-on-interceptor-${up}`, `http-add-on-operator-${up}`], (bin) => {
+    assert.deepEqual(
+      imageCommand(c('ghcr.io/kedacore/http-add-on-interceptor:0.15.0', { args: ['-x'] }), '10.1.0.5'),
+      {
+        argv: [join(bin, `http-add-on-interceptor-${up}`), '-x'],
+      },
+    );
+    assert.deepEqual(imageCommand(c('ghcr.io/kedacore/http-add-on-operator:0.15.0'), '10.1.0.6'), {
+      argv: [
+        join(bin, `http-add-on-operator-${up}`),
+        '--metrics-bind-address=10.1.0.6:8080',
+        '--health-probe-bind-address=10.1.0.6:8081',
+      ],
+    });
+    const missing = imageCommand(c('ghcr.io/kedacore/http-add-on-scaler:0.15.0'), '10.1.0.7');
+    assert.ok(
+      'error' in missing && missing.error.includes('bash hack/build-binaries.sh upstream-scaler'),
+      JSON.stringify(missing),
+    );
+    const wrongProgram = imageCommand(
+      c('ghcr.io/kedacore/http-add-on-interceptor:0.15.0', { command: ['/bin/sh'] }),
+      '10.1.0.5',
+    );
+    assert.ok('error' in wrongProgram && wrongProgram.error.includes('no program /bin/sh'));
+  });
+});
+
+test('KEDA images keep their bind flags before the container args', () => {
+  withCache([`keda-operator-${v.KEDA_VERSION}`], (bin) => {
+    const r = imageCommand(
+      c('ghcr.io/kedacore/keda:2.21.0', { command: ['/keda'], args: ['--zap-log-level=info'] }),
+      '10.2.0.9',
+    );
+    assert.deepEqual(r, {
+      argv: [
+        join(bin, `keda-operator-${v.KEDA_VERSION}`),
+        '--metrics-bind-address=10.2.0.9:8080',
+        '--health-probe-bind-address=10.2.0.9:8081',
+        '--metrics-service-bind-address=10.2.0.9:9666',
+        '--zap-log-level=info',
+      ],
+    });
+  });
+});
+
+test('an unknown image is refused with the list of what can run', () => {
+  const r = imageCommand(c('nginx:1.27'), '10.1.0.5');
+  assert.ok(
+    'error' in r &&
+      r.error.includes('cannot run image nginx:1.27') &&
+      r.error.includes('http-add-on-interceptor'),
+  );
+});
