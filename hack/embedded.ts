@@ -229,16 +229,17 @@ export interface BurstResult {
   coldStart: boolean;
 }
 
-/** One GET through the interceptor's proxy Service, with the Host header that routes it. */
+/** One GET to an interceptor (its proxy Service by default), with the Host header that routes it. */
 export function get(
   agent: http.Agent,
   ip: string,
   host: string,
   path = '/',
+  port = 8080,
 ): Promise<{ status: string; ms: number; cold: boolean }> {
   const s = performance.now();
   return new Promise((resolve) => {
-    const req = http.get({ host: ip, port: 8080, path, headers: { host }, agent }, (res) => {
+    const req = http.get({ host: ip, port, path, headers: { host }, agent }, (res) => {
       res.resume();
       res.on('end', () =>
         resolve({

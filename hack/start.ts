@@ -45,6 +45,7 @@ process.on('SIGTERM', () => void stopAll(0));
 /** Prints replicas and the interceptor's pending requests once a second while `work` runs. */
 async function watching<T>(e: Embedded, work: Promise<T>): Promise<T> {
   let done = false;
+  let lastCount: number | undefined;
   const ticker = (async () => {
     while (!done) {
       await sleep(1000);
@@ -59,8 +60,11 @@ async function watching<T>(e: Embedded, work: Promise<T>): Promise<T> {
             .catch(() => ({}))) as Record<string, { Concurrency: number; RequestCount: number }> | undefined)
         : undefined;
       const c = q?.[`${appNs}/demo`];
+      // The interceptor's RequestCount only grows; its change over the 1 s tick is the request rate.
+      const rate = c && lastCount !== undefined ? `${Math.max(0, c.RequestCount - lastCount)} req/s` : '?';
+      lastCount = c?.RequestCount ?? lastCount;
       say(
-        `    replicas ${r.ready}/${r.spec}   held/in-flight requests ${c?.Concurrency ?? '?'}   total requests ${c?.RequestCount ?? '?'}`,
+        `    replicas ${r.ready}/${r.spec}   held/in-flight requests ${c?.Concurrency ?? '?'}   request rate ${rate}   total requests ${c?.RequestCount ?? '?'}`,
       );
     }
   })();
