@@ -15,7 +15,23 @@ mkdir -p "$bin" "$cache/build"
 export GOFLAGS="${GOFLAGS:--trimpath}" CGO_ENABLED=0
 
 step() { printf '[build] %s\n' "$*" >&2; }
-timed() { local name=$1; shift; local t0=$SECONDS; "$@"; step "$name took $((SECONDS - t0))s"; }
+# Runs a build, saying every 30 s that it is still going (KEDA's first build takes 20 minutes or more).
+timed() {
+  local name=$1
+  shift
+  local t0=$SECONDS
+  "$@" &
+  local pid=$! next=$((SECONDS + 30))
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    if [ "$SECONDS" -ge "$next" ] && kill -0 "$pid" 2>/dev/null; then
+      step "$name: still building ($((SECONDS - t0))s)"
+      next=$((SECONDS + 30))
+    fi
+  done
+  wait "$pid" # the build's exit status: set -e stops here when it failed
+  step "$name took $((SECONDS - t0))s"
+}
 
 # A wrapper module that builds MODULE@VERSION's commands. Kubernetes and etcd both replace their
 # sibling modules with local paths (../api, ./staging/src/...), which `go install pkg@version`
