@@ -105,5 +105,7 @@ if (engine === 'node-http') {
 }
 
 const server = http.createServer({ keepAliveTimeout: 120_000 }, handler);
-server.listen(0, '127.0.0.1', () => process.stdout.write(`port ${(server.address() as AddressInfo).port}\n`));
+server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () =>
+  process.stdout.write(`port ${(server.address() as AddressInfo).port}\n`),
+);
 process.on('SIGTERM', () => process.exit(0));

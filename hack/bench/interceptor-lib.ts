@@ -60,7 +60,27 @@ export function rssMiB(pid: number): number {
   return kb / 1024;
 }
 
+/**
+ * User+sys CPU seconds a process has used so far, all its threads included (/proc/<pid>/stat fields
+ * 14 and 15, in clock ticks). Read before and after a load run: the difference over the requests served
+ * is what one request costs the process, which machine noise moves far less than req/s.
+ */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may contain spaces; fields are counted after its closing parenthesis.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticksPerSecond = 100; // USER_HZ, 100 on every Linux architecture this runs on
+  return (Number(f[11]) + Number(f[12])) / ticksPerSecond;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  return s.length === 0 ? NaN : (s[Math.floor((s.length - 1) / 2)] as number);
+}
+
 export interface WrkResult {
+  /** Requests completed in the run. */
+  requests: number;
   rps: number;
   p50ms: number;
   p99ms: number;
@@ -92,13 +112,14 @@ export function wrk(
   if (opts.script) args.push('-s', opts.script);
   args.push(url);
   const out = execFileSync('taskset', args, { encoding: 'utf8', timeout: (opts.seconds + 30) * 1000 });
+  const requests = Number(/(\d+) requests in /.exec(out)?.[1] ?? NaN);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
   const p50 = toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
   const p99 = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const errors = non2xx + (sock ? Number(sock[1]) + Number(sock[2]) + Number(sock[3]) + Number(sock[4]) : 0);
-  return { rps, p50ms: p50, p99ms: p99, errors };
+  return { requests, rps, p50ms: p50, p99ms: p99, errors };
 }
 
 /** Open-loop load at a fixed rate: latencies are measured from the scheduled send time (no coordinated omission). */
