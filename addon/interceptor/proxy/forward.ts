@@ -14,6 +14,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { X509Certificate } from 'node:crypto';
 import { checkServerIdentity, rootCertificates, type TLSSocket } from 'node:tls';
 import { Agent, H2CClient, buildConnector, type Dispatcher } from 'undici';
+import { H1Client, h1Eligible } from './h1-client.ts';
 import { inboundResponseHeaders } from './headers.ts';
 import { writeError } from './responses.ts';
 
@@ -28,6 +29,8 @@ export interface ForwarderOptions {
   forceHttp2: boolean;
   /** Upstream TLS (TLS listener only): extra trusted CAs and KEDA_HTTP_PROXY_TLS_SKIP_VERIFY. */
   tls?: { ca: (string | Buffer)[]; skipVerify: boolean };
+  /** Send every request through undici, never the lean HTTP/1.1 client (tests compare the two). */
+  undiciOnly?: boolean;
 }
 
 export interface ForwardOptions {
@@ -87,6 +90,8 @@ export class Forwarder {
   readonly #common: Agent.Options;
   /** One https Agent per server name, since undici would otherwise take SNI from the Host header. */
   readonly #tlsAgents = new Map<string, Agent>();
+  /** The hot path's engine for plain-http, bodyless requests (proxy/h1-client.ts); undici does the rest. */
+  readonly h1: H1Client | undefined;
 
   constructor(opts: ForwarderOptions) {
     this.#opts = opts;
@@ -109,6 +114,14 @@ export class Forwarder {
       factory: (origin: string | URL, o: object) => new H2CClient(origin, o as H2CClient.Options),
     } as Agent.Options);
     this.#forceHttp2 = opts.forceHttp2;
+    this.h1 =
+      opts.forceHttp2 || opts.undiciOnly
+        ? undefined
+        : new H1Client({
+            connectTimeoutMs: opts.connectTimeoutMs,
+            maxConnsPerHost: opts.maxConnsPerHost,
+            keepAliveMs: 90_000,
+          });
   }
 
   forward(req: ProxyRequest, res: ProxyResponse, opts: ForwardOptions): void {
@@ -160,6 +173,7 @@ export class Forwarder {
   }
 
   async close(): Promise<void> {
+    this.h1?.close();
     await Promise.allSettled([
       this.#http1.close(),
       this.#h2c.close(),
@@ -198,9 +212,24 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
   start(attempt: number): void {
     this.#attempt = attempt;
     const req = this.#req;
-    this.#forwarder.dispatcher(this.#opts.h2c, this.#opts.serverName).dispatch(
+    const opts = this.#opts;
+    const origin = opts.origin(attempt);
+    const h1 = this.#forwarder.h1;
+    const method = req.method ?? 'GET';
+    const path = req.url ?? '/';
+    if (
+      h1 !== undefined &&
+      !opts.h2c &&
+      opts.serverName === undefined &&
+      this.#body === null &&
+      origin.startsWith('http:') &&
+      h1Eligible(method, path) &&
+      h1.dispatch(origin, method, path, opts.headers, opts.responseHeaderMs, this)
+    )
+      return;
+    this.#forwarder.dispatcher(opts.h2c, opts.serverName).dispatch(
       {
-        origin: this.#opts.origin(attempt),
+        origin,
         path: req.url ?? '/',
         method: req.method ?? 'GET',
         headers: this.#opts.headers,
