@@ -61,8 +61,8 @@ function collector(
 }
 
 export class InterceptorMetrics {
-  /** route key ("" for unmatched) -> "code method" -> series */
-  readonly #requests = new Map<string, Map<string, RequestSeries>>();
+  /** route key ("" for unmatched) -> method -> status code -> series (no key string built per request) */
+  readonly #requests = new Map<string, Map<string, Map<number, RequestSeries>>>();
   readonly #concurrency = new Map<string, ConcurrencyGauge>();
   readonly pending: Gauge<string>;
   readonly rejected: Counter<string>;
@@ -146,8 +146,9 @@ export class InterceptorMetrics {
   ): void {
     let byRoute = this.#requests.get(routeKey);
     if (!byRoute) this.#requests.set(routeKey, (byRoute = new Map()));
-    const id = `${code} ${method}`;
-    let s = byRoute.get(id);
+    let byMethod = byRoute.get(method);
+    if (!byMethod) byRoute.set(method, (byMethod = new Map()));
+    let s = byMethod.get(code);
     if (!s) {
       s = {
         labels: {
@@ -160,7 +161,7 @@ export class InterceptorMetrics {
         sum: 0,
         buckets: new Float64Array(durationBuckets.length + 1),
       };
-      byRoute.set(id, s);
+      byMethod.set(code, s);
     }
     s.count++;
     s.sum += seconds;
@@ -184,7 +185,7 @@ export class InterceptorMetrics {
     for (const byRoute of this.#requests.values()) {
       // Methods outside the standard nine share one "_OTHER" series per code, as upstream's label does.
       const merged = new Map<string, RequestSeries>();
-      for (const s of byRoute.values()) {
+      for (const s of [...byRoute.values()].flatMap((m) => [...m.values()])) {
         const key = `${s.labels.code} ${s.labels.method}`;
         const m = merged.get(key);
         if (!m) merged.set(key, { ...s, buckets: Float64Array.from(s.buckets) });

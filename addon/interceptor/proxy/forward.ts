@@ -205,7 +205,7 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
     // an Http2ServerRequest resets the whole stream, response included.
     this.#body = !requestHasBody(req) ? null : 'stream' in req ? req.pipe(new PassThrough()) : req;
     this.#retryUntil = Number.isFinite(opts.retryUntil) ? opts.retryUntil : performance.now() + retryCapMs;
-    res.once('close', this.#onClientClose);
+    res.on('close', this.#onClientClose); // a response closes once; on() spares once()'s wrapper
     opts.signal?.addEventListener('abort', this.#onDeadline, { once: true });
   }
 

@@ -91,7 +91,7 @@ export class ProxyHandler {
     const headers = headerSource(req);
     const route = d.table.current?.lookup(host, path, headers);
     if (route === undefined) {
-      res.once('close', () => this.#observe(req, res, start, undefined));
+      res.on('close', () => this.#observe(req, res, start, undefined));
       writeError(res, 404);
       return;
     }
@@ -115,7 +115,7 @@ export class ProxyHandler {
       if (!(err instanceof TargetResolutionError)) throw err;
       d.log.error('cannot resolve the route target', { route: route.key, error: err.message });
       clearTimeout(deadlineTimer);
-      res.once('close', () => this.#observe(req, res, start, route));
+      res.on('close', () => this.#observe(req, res, start, route));
       writeError(res, 500, undefined, 'Internal Server Error\n');
       return;
     }
@@ -124,7 +124,7 @@ export class ProxyHandler {
     if (route.staticRoutes.length > 0) {
       const s = findStaticRoute(route.staticRoutes, host, path, headers);
       if (s !== undefined) {
-        res.once('close', () => {
+        res.on('close', () => {
           clearTimeout(deadlineTimer);
           this.#observe(req, res, start, route);
         });
@@ -141,7 +141,8 @@ export class ProxyHandler {
     const count = d.queue.increase(route.key);
     const gauge = d.metrics.concurrency(route.key, route.namespace, route.name);
     gauge.value++;
-    res.once('close', () => {
+    // 'on', not 'once': a response closes once, and once() would wrap every listener in another closure.
+    res.on('close', () => {
       clearTimeout(deadlineTimer);
       if (count) d.queue.decrease(route.key, count);
       gauge.value--;
