@@ -24,11 +24,21 @@ export function normalizeMethod(method: string): string {
 }
 
 interface RequestSeries {
+  /** The request's own status and method (labels hold the exposed forms). */
+  code: number;
+  method: string;
   labels: { code: string; method: string; route_name: string; route_namespace: string };
   count: number;
   sum: number;
   /** Non-cumulative counts per bucket; the last slot is +Inf. */
   buckets: Float64Array;
+}
+
+/** A route's request series, method -> status code -> series; the handler finds it once per route. */
+export class RouteSeries {
+  readonly byMethod = new Map<string, Map<number, RequestSeries>>();
+  /** The series observed last: a route's requests mostly share method and status, so most skip both maps. */
+  last: RequestSeries | undefined;
 }
 
 /** A route's in-flight gauge; handlers hold the object and add to `value` directly. */
@@ -62,7 +72,7 @@ function collector(
 
 export class InterceptorMetrics {
   /** route key ("" for unmatched) -> method -> status code -> series (no key string built per request) */
-  readonly #requests = new Map<string, Map<string, Map<number, RequestSeries>>>();
+  readonly #requests = new Map<string, RouteSeries>();
   readonly #concurrency = new Map<string, ConcurrencyGauge>();
   readonly pending: Gauge<string>;
   readonly rejected: Counter<string>;
@@ -144,24 +154,47 @@ export class InterceptorMetrics {
     name: string,
     seconds: number,
   ): void {
+    this.observeRoute(this.routeSeries(routeKey), code, method, namespace, name, seconds);
+  }
+
+  /** The series of one route ("" for unmatched), to be held by the caller across requests. */
+  routeSeries(routeKey: string): RouteSeries {
     let byRoute = this.#requests.get(routeKey);
-    if (!byRoute) this.#requests.set(routeKey, (byRoute = new Map()));
-    let byMethod = byRoute.get(method);
-    if (!byMethod) byRoute.set(method, (byMethod = new Map()));
-    let s = byMethod.get(code);
-    if (!s) {
-      s = {
-        labels: {
-          code: String(code),
-          method: normalizeMethod(method),
-          route_name: name,
-          route_namespace: namespace,
-        },
-        count: 0,
-        sum: 0,
-        buckets: new Float64Array(durationBuckets.length + 1),
-      };
-      byMethod.set(code, s);
+    if (!byRoute) this.#requests.set(routeKey, (byRoute = new RouteSeries()));
+    return byRoute;
+  }
+
+  /** observe() for a caller that holds the route's series (no lookup by route key). */
+  observeRoute(
+    byRoute: RouteSeries,
+    code: number,
+    method: string,
+    namespace: string,
+    name: string,
+    seconds: number,
+  ): void {
+    let s = byRoute.last;
+    if (s === undefined || s.code !== code || s.method !== method) {
+      let byMethod = byRoute.byMethod.get(method);
+      if (!byMethod) byRoute.byMethod.set(method, (byMethod = new Map()));
+      s = byMethod.get(code);
+      if (!s) {
+        s = {
+          code,
+          method,
+          labels: {
+            code: String(code),
+            method: normalizeMethod(method),
+            route_name: name,
+            route_namespace: namespace,
+          },
+          count: 0,
+          sum: 0,
+          buckets: new Float64Array(durationBuckets.length + 1),
+        };
+        byMethod.set(code, s);
+      }
+      byRoute.last = s;
     }
     s.count++;
     s.sum += seconds;
@@ -185,7 +218,7 @@ export class InterceptorMetrics {
     for (const byRoute of this.#requests.values()) {
       // Methods outside the standard nine share one "_OTHER" series per code, as upstream's label does.
       const merged = new Map<string, RequestSeries>();
-      for (const s of [...byRoute.values()].flatMap((m) => [...m.values()])) {
+      for (const s of [...byRoute.byMethod.values()].flatMap((m) => [...m.values()])) {
         const key = `${s.labels.code} ${s.labels.method}`;
         const m = merged.get(key);
         if (!m) merged.set(key, { ...s, buckets: Float64Array.from(s.buckets) });

@@ -30,11 +30,20 @@ export class RequestQueue {
   /** Returns the live counter so the caller can decrease the same object later, even if the key is removed. */
   increase(key: string): Count | undefined {
     const c = this.#counts.get(key);
-    if (!c) return undefined;
+    if (c) this.increaseCounter(key, c);
+    return c;
+  }
+
+  /** The key's live counter, for a caller that counts through it many times (increaseCounter). */
+  counter(key: string): Count | undefined {
+    return this.#counts.get(key);
+  }
+
+  /** increase() through a counter the caller already holds (from counter()). */
+  increaseCounter(key: string, c: Count): void {
     c.Concurrency++;
     c.RequestCount++;
     if (c.Concurrency === 1) this.#emit('active', key, c);
-    return c;
   }
 
   decrease(key: string, c: Count): void {
