@@ -9,6 +9,9 @@
 // the same objects. Targets (issue 4): warm throughput >= upstream; p99 at 1,000 req/s <= upstream;
 // 10,000 held requests: memory growth <= upstream and all answered 200 within 1 s of readiness;
 // 5,000 routes within 5% of one route.
+// Every warm run also reads each proxy's CPU time (CPU per request, the figure machine noise moves
+// least); a bare undici proxy and, with BENCH_COMPARE_TREE=<other checkout>, an older interceptor are
+// measured beside them on the warm path only.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -33,6 +36,8 @@ const repo = new URL('../../', import.meta.url).pathname;
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 4);
 const held = Number(process.env['BENCH_HELD'] ?? 10_000);
 const manyRoutes = Number(process.env['BENCH_ROUTES'] ?? 5000);
+/** Another checkout of this repository (e.g. an older commit), measured on the warm path beside this one. */
+const compareTree = process.env['BENCH_COMPARE_TREE'];
 const versions = Object.fromEntries(
   (await import('node:fs'))
     .readFileSync(join(repo, 'hack/versions.env'), 'utf8')
@@ -211,6 +216,26 @@ function hostsWrk(port: number, hosts: number, secs: number): number {
   }
 }
 
+interface WrkCpu {
+  rps: number;
+  p99ms: number;
+  errors: number;
+  /** The proxy's user+sys CPU time over the run, per request served, microseconds. */
+  cpuUs: number;
+}
+
+/** One warm wrk run against a proxy, with the proxy's CPU time read around it. */
+function warmRun(port: number, pid: number): WrkCpu {
+  const cpu0 = cpuSeconds(pid);
+  const w = wrk(`http://127.0.0.1:${port}/`, { connections: 50, seconds, cpus: '0', host: 'app.bench' });
+  return {
+    rps: w.rps,
+    p99ms: w.p99ms,
+    errors: w.errors,
+    cpuUs: ((cpuSeconds(pid) - cpu0) / w.requests) * 1e6,
+  };
+}
+
 interface Running {
   name: string;
   proxyPort: number;
@@ -220,7 +245,7 @@ interface Running {
   flipCold(): Promise<void>;
 }
 
-async function startOurs(name: string, extraRoutes: number): Promise<Running> {
+async function startOurs(name: string, extraRoutes: number, tree = repo): Promise<Running> {
   const file = join(dir, `${name.replace(/\W+/g, '-')}.yaml`);
   await writeFile(file, objects(backendPort, { coldReady: false, extraRoutes }));
   const proxyPort = await freePort();
@@ -229,7 +254,7 @@ async function startOurs(name: string, extraRoutes: number): Promise<Running> {
     name,
     '1',
     nodeBin,
-    [join(repo, 'bin/keda-http.ts'), 'interceptor', '--from-file', file],
+    [join(tree, 'bin/keda-http.ts'), 'interceptor', '--from-file', file],
     {
       env: {
         KEDA_HTTP_PROXY_PORT: String(proxyPort),
@@ -318,8 +343,11 @@ const results: Record<string, Measured> = {};
 const notes: string[] = [];
 let directRps = NaN;
 let directP99 = NaN;
-/** The bare undici proxy of the engine comparison: forwarding alone, no routing, counting or metrics. */
-let bare: { rps: number; p99ms: number; cpuUs: number } | undefined;
+/**
+ * Warm-path references: the bare undici proxy of the engine comparison (forwarding alone, no
+ * routing, counting or metrics) and, with BENCH_COMPARE_TREE, the interceptor of another checkout.
+ */
+const references: { name: string; rps: number; p99ms: number; cpuUs: number }[] = [];
 const running: Running[] = [];
 
 try {
@@ -353,8 +381,19 @@ try {
     [join(here, 'interceptor-engine-proxy.ts'), 'undici-dispatch', String(backendPort)],
     { ready: /^port (\d+)$/ },
   );
-  const barePort = Number(bareProxy.match[1]);
-  const barePid = bareProxy.child.pid ?? 0;
+  const refs: { name: string; port: number; pid: number; stop(): Promise<void>; runs: WrkCpu[] }[] = [
+    {
+      name: 'bare undici proxy (forwarding only)',
+      port: Number(bareProxy.match[1]),
+      pid: bareProxy.child.pid ?? 0,
+      stop: bareProxy.stop,
+      runs: [],
+    },
+  ];
+  if (compareTree !== undefined) {
+    const other = await startOurs(`keda-http from ${compareTree}`, 1, compareTree);
+    refs.push({ name: other.name, port: other.proxyPort, pid: other.pid, stop: other.stop, runs: [] });
+  }
 
   // Warm path, interleaved round by round so machine noise hits every proxy alike; medians reported.
   // Each warm run also reads the proxy's CPU time: CPU per request is what one request costs the
@@ -375,8 +414,8 @@ try {
     wrk(`http://127.0.0.1:${r.proxyPort}/`, { connections: 50, seconds: 2, cpus: '0', host: 'app.bench' }); // warm-up
     warm.set(r.name, { rps: [], p99: [], cpu: [], errors: 0, f50: [], f99: [], ferr: 0 });
   }
-  wrk(`http://127.0.0.1:${barePort}/`, { connections: 50, seconds: 2, cpus: '0', host: 'app.bench' }); // warm-up
-  const bareRuns: { rps: number[]; p99: number[]; cpu: number[] } = { rps: [], p99: [], cpu: [] };
+  for (const r of refs)
+    wrk(`http://127.0.0.1:${r.port}/`, { connections: 50, seconds: 2, cpus: '0', host: 'app.bench' }); // warm-up
   const d: number[] = [];
   const d99: number[] = [];
   const one: number[] = [];
@@ -387,29 +426,14 @@ try {
     d.push(direct.rps);
     d99.push(direct.p99ms);
     for (const r of running) {
-      const cpu0 = cpuSeconds(r.pid);
-      const w = wrk(`http://127.0.0.1:${r.proxyPort}/`, {
-        connections: 50,
-        seconds,
-        cpus: '0',
-        host: 'app.bench',
-      });
+      const w = warmRun(r.proxyPort, r.pid);
       const m = warm.get(r.name);
       m?.rps.push(w.rps);
       m?.p99.push(w.p99ms);
-      m?.cpu.push(((cpuSeconds(r.pid) - cpu0) / w.requests) * 1e6);
+      m?.cpu.push(w.cpuUs);
       if (m) m.errors += w.errors;
     }
-    const cpu0 = cpuSeconds(barePid);
-    const b = wrk(`http://127.0.0.1:${barePort}/`, {
-      connections: 50,
-      seconds,
-      cpus: '0',
-      host: 'app.bench',
-    });
-    bareRuns.rps.push(b.rps);
-    bareRuns.p99.push(b.p99ms);
-    bareRuns.cpu.push(((cpuSeconds(barePid) - cpu0) / b.requests) * 1e6);
+    for (const r of refs) r.runs.push(warmRun(r.port, r.pid));
     one.push(hostsWrk(ours.proxyPort, 1, seconds));
     many.push(hostsWrk(oursMany.proxyPort, manyRoutes, seconds));
     for (const r of running) {
@@ -425,8 +449,15 @@ try {
     }
   }
   await oursMany.stop();
-  await bareProxy.stop();
-  bare = { rps: median(bareRuns.rps), p99ms: median(bareRuns.p99), cpuUs: median(bareRuns.cpu) };
+  for (const r of refs) {
+    await r.stop();
+    references.push({
+      name: r.name,
+      rps: median(r.runs.map((w) => w.rps)),
+      p99ms: median(r.runs.map((w) => w.p99ms)),
+      cpuUs: median(r.runs.map((w) => w.cpuUs)),
+    });
+  }
   directRps = median(d);
   directP99 = median(d99);
 
@@ -490,13 +521,13 @@ rows.unshift([
   '-',
   '-',
 ]);
-if (bare)
+for (const ref of references)
   rows.push([
-    'bare undici proxy (forwarding only)',
-    round(bare.rps),
-    `${round(bare.rps / directRps, 2)}x`,
-    round(bare.cpuUs, 1),
-    round(bare.p99ms, 2),
+    ref.name,
+    round(ref.rps),
+    `${round(ref.rps / directRps, 2)}x`,
+    round(ref.cpuUs, 1),
+    round(ref.p99ms, 2),
     '-',
     '-',
     '-',
@@ -563,5 +594,5 @@ await report({
     `Load average (1 min) on this shared 2-core machine: ${round(loadBefore, 1)} at the start, ${round(loadavg()[0] ?? NaN, 1)} at the end; other engineers' builds and tests ran at the same time, so absolute numbers swing by 2x or more between rounds and only same-run ratios mean anything.`,
     ...notes,
   ],
-  data: { directRps, directP99, bare, held, manyRoutes, seconds, results },
+  data: { directRps, directP99, references, held, manyRoutes, seconds, results },
 });
