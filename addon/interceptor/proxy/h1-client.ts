@@ -127,6 +127,9 @@ function headersObject(raw: readonly string[]): Record<string, string | string[]
   return obj;
 }
 
+/** Most responses have no trailers: one shared empty object (handlers only read it). */
+const noTrailers: Record<string, string | string[]> = Object.freeze({}) as Record<string, string | string[]>;
+
 /** One forwarded request; it is also the handler's controller (pause, resume, abort). */
 class H1Request implements Dispatcher.DispatchController {
   readonly handler: Dispatcher.DispatchHandler;
@@ -243,7 +246,13 @@ class Conn {
     parser[P.kOnHeadersComplete] = this.#onHeadersComplete;
     parser[P.kOnBody] = this.#onBody;
     parser[P.kOnMessageComplete] = this.#onMessageComplete;
-    const socket = (this.socket = net.connect({ host: pool.host, port: pool.port, noDelay: true }));
+    // undici's connector options: 64 KiB stream buffers, no Nagle.
+    const socket = (this.socket = net.connect({
+      host: pool.host,
+      port: pool.port,
+      noDelay: true,
+      highWaterMark: 64 * 1024, // a stream option net.Socket passes on; not in NetConnectOpts' type
+    } as net.NetConnectOpts));
     // undici's connector: TCP keep-alive probes after 60 s idle.
     socket.setKeepAlive(true, 60_000);
     const ms = pool.opts.connectTimeoutMs;
@@ -428,8 +437,11 @@ class Conn {
     const r = this.req;
     if (r === undefined) return;
     if (this.#status < 200) return; // the end of an informational response
-    const trailers = headersObject(this.#pendingHeaders);
-    this.#pendingHeaders = [];
+    let trailers = noTrailers;
+    if (this.#pendingHeaders.length > 0) {
+      trailers = headersObject(this.#pendingHeaders);
+      this.#pendingHeaders = [];
+    }
     this.req = undefined;
     if (r.paused) this.socket.resume();
     r.end(trailers);
