@@ -128,6 +128,8 @@ interface Measured {
   heldStatuses: Record<string, number>;
   routes1Rps?: number;
   routesManyRps?: number;
+  routes1CpuUs?: number;
+  routesManyCpuUs?: number;
 }
 
 async function holdPhase(
@@ -200,16 +202,19 @@ async function holdPhase(
   };
 }
 
-function hostsWrk(port: number, hosts: number, secs: number): number {
+/** wrk over `hosts` route hosts; with `pid`, also the proxy's CPU per request (microseconds). */
+function hostsWrk(port: number, hosts: number, secs: number, pid?: number): { rps: number; cpuUs: number } {
   const prev = process.env['HOSTS'];
   process.env['HOSTS'] = String(hosts);
   try {
-    return wrk(`http://127.0.0.1:${port}/`, {
+    const cpu0 = pid === undefined ? NaN : cpuSeconds(pid);
+    const w = wrk(`http://127.0.0.1:${port}/`, {
       connections: 50,
       seconds: secs,
       cpus: '0',
       script: join(here, 'interceptor-hosts.lua'),
-    }).rps;
+    });
+    return { rps: w.rps, cpuUs: pid === undefined ? NaN : ((cpuSeconds(pid) - cpu0) / w.requests) * 1e6 };
   } finally {
     if (prev === undefined) delete process.env['HOSTS'];
     else process.env['HOSTS'] = prev;
@@ -418,8 +423,8 @@ try {
     wrk(`http://127.0.0.1:${r.port}/`, { connections: 50, seconds: 2, cpus: '0', host: 'app.bench' }); // warm-up
   const d: number[] = [];
   const d99: number[] = [];
-  const one: number[] = [];
-  const many: number[] = [];
+  const one: { rps: number; cpuUs: number }[] = [];
+  const many: { rps: number; cpuUs: number }[] = [];
   hostsWrk(oursMany.proxyPort, manyRoutes, 2); // warm-up
   for (let i = 0; i < rounds; i++) {
     const direct = wrk(`http://127.0.0.1:${backendPort}/`, { connections: 50, seconds, cpus: '0' });
@@ -434,8 +439,8 @@ try {
       if (m) m.errors += w.errors;
     }
     for (const r of refs) r.runs.push(warmRun(r.port, r.pid));
-    one.push(hostsWrk(ours.proxyPort, 1, seconds));
-    many.push(hostsWrk(oursMany.proxyPort, manyRoutes, seconds));
+    one.push(hostsWrk(ours.proxyPort, 1, seconds, ours.pid));
+    many.push(hostsWrk(oursMany.proxyPort, manyRoutes, seconds, oursMany.pid));
     for (const r of running) {
       const f = await fixedRate(`http://127.0.0.1:${r.proxyPort}/`, {
         host: 'app.bench',
@@ -474,7 +479,14 @@ try {
       fixedP99ms: median(m?.f99 ?? []),
       fixedErrors: m?.ferr ?? 0,
       ...hold,
-      ...(r === ours ? { routes1Rps: median(one), routesManyRps: median(many) } : {}),
+      ...(r === ours
+        ? {
+            routes1Rps: median(one.map((x) => x.rps)),
+            routesManyRps: median(many.map((x) => x.rps)),
+            routes1CpuUs: median(one.map((x) => x.cpuUs)),
+            routesManyCpuUs: median(many.map((x) => x.cpuUs)),
+          }
+        : {}),
     };
   }
 } finally {
@@ -506,7 +518,7 @@ const rows = Object.entries(results).map(([name, m]) => [
   round(m.answeredWithinMs),
   m.routesManyRps === undefined
     ? '-'
-    : `${round(m.routesManyRps)} (${round((m.routesManyRps / (m.routes1Rps ?? NaN)) * 100, 1)}% of 1 route)`,
+    : `${round(m.routesManyRps)} (${round((m.routesManyRps / (m.routes1Rps ?? NaN)) * 100, 1)}% of 1 route; CPU ${round(m.routesManyCpuUs ?? NaN, 1)} vs ${round(m.routes1CpuUs ?? NaN, 1)} us/req)`,
 ]);
 rows.unshift([
   'backend directly',
@@ -559,7 +571,7 @@ if (ours) {
   );
   const ratio = (ours.routesManyRps ?? NaN) / (ours.routes1Rps ?? NaN);
   verdicts.push(
-    `${manyRoutes} routes within 5% of 1 route: ${ratio >= 0.95 ? 'met' : `MISSED by ${round((0.95 - ratio) * 100, 1)} points`} (${round(ratio * 100, 1)}%)`,
+    `${manyRoutes} routes within 5% of 1 route: ${ratio >= 0.95 ? 'met' : `MISSED by ${round((0.95 - ratio) * 100, 1)} points`} (${round(ratio * 100, 1)}%; CPU per request ${round(ours.routesManyCpuUs ?? NaN, 1)} us vs ${round(ours.routes1CpuUs ?? NaN, 1)} us)`,
   );
 }
 await report({
