@@ -238,7 +238,23 @@ describe('the waiting page in a real browser', { concurrency: false }, () => {
       assert.match(await page.title(), /^echo: demo-/, "the app's own title (its pod's name)");
       assert.match((await page.locator('body').textContent()) ?? '', new RegExp(`host${host}:${port}`));
       const r = await replicas(cluster(), appNs, app);
-      assert.ok(r.spec >= 1 && r.ready >= 1, `KEDA scaled the Deployment from 0 (now ${JSON.stringify(r)})`);
+      assert.ok(r.spec >= 1 && r.ready >= 1, `the Deployment runs (now ${JSON.stringify(r)})`);
+      const events = await cluster().kubectl([
+        'get',
+        'events',
+        '-n',
+        appNs,
+        '--field-selector',
+        `involvedObject.kind=ScaledObject,involvedObject.name=${app}`,
+        '-o',
+        'jsonpath={range .items[*]}{.reason}: {.message}{"\\n"}{end}',
+      ]);
+      log(`ScaledObject events:\n${events.trim()}`);
+      assert.match(
+        events,
+        /KEDAScaleTargetActivated: .*from 0 to [1-9]/,
+        'KEDA scaled the Deployment from 0',
+      );
     } catch (err) {
       await diagnostics();
       throw err;
