@@ -17,6 +17,11 @@ interface PathNode {
   children: Map<string, PathNode> | undefined;
   /** Entries of the key ending at this node, in precedence order; undefined when no key ends here. */
   entries: TableEntry[] | undefined;
+  /**
+   * On a host's root: the route when the host has exactly one, on "/" and without header matchers
+   * (the common case), so a lookup needs neither the path's segments nor the trie.
+   */
+  only: Route | undefined;
 }
 
 const catchAllHost = '*';
@@ -49,7 +54,7 @@ export function pathSegments(path: string): string[] {
 }
 
 function newNode(): PathNode {
-  return { children: undefined, entries: undefined };
+  return { children: undefined, entries: undefined, only: undefined };
 }
 
 /** Sorts a key's entries the way upstream does (reference §2.4 "Entry ordering"). */
@@ -91,7 +96,12 @@ export class RouteTable {
         for (const host of hosts) for (const path of paths) this.#insert(host, path, entry);
       }
     }
-    for (const root of this.#hosts.values()) sortTree(root);
+    for (const root of this.#hosts.values()) {
+      sortTree(root);
+      const e = root.entries;
+      if (root.children === undefined && e?.length === 1 && e[0]?.headers.length === 0)
+        root.only = e[0].route;
+    }
   }
 
   get size(): number {
@@ -106,8 +116,9 @@ export class RouteTable {
    */
   lookup(host: string, path: string, header: HeaderSource): Route | undefined {
     const hostname = stripPort(host);
-    const segments = pathSegments(path);
     const exact = this.#hosts.get(hostname);
+    if (exact?.only !== undefined) return exact.only;
+    const segments = pathSegments(path);
     if (exact) {
       const r = longestPrefix(exact, segments, header);
       if (r) return r;
