@@ -7,7 +7,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import https from 'node:https';
 import net from 'node:net';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { ensurePki, type Pki } from './pki.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
@@ -50,6 +50,27 @@ type Component = 'etcd' | 'kube-apiserver' | 'kube-controller-manager';
 interface State {
   ports: { etcdClient: number; etcdPeer: number; apiserver: number };
   pids: Partial<Record<Component, number>>;
+  /**
+   * The cluster's Service range (serviceCidrFor). Kept for the cluster's lifetime, because its etcd
+   * holds Services allocated from it. Absent in state made before: 10.96.0.0/16.
+   */
+  serviceCidr?: string;
+}
+
+const legacyServiceCidr = '10.96.0.0/16';
+
+/**
+ * Every process kubelet puts its cluster's ClusterIPs on the same loopback interface, so two
+ * clusters running at once on one machine (the test suite and the demo, two benchmarks) must not
+ * hand out the same ClusterIP. Each cluster directory gets a /20 of its own in 10.100-199 (pods use
+ * 10.200-249), from its name (`.cache/test-cluster`, `.cache/e2e-cluster`, ...), so the project's
+ * clusters always differ (hack/cluster/control-plane.test.ts) and a cluster keeps its range.
+ */
+export function serviceCidrFor(dir: string): string {
+  let h = 2166136261; // FNV-1a over the directory's name
+  for (const ch of basename(resolve(dir))) h = Math.imul(h ^ ch.charCodeAt(0), 16777619) >>> 0;
+  const slot = h % 1600; // 1600 /20s (4094 Services each) in 10.100.0.0-10.199.255.255
+  return `10.${100 + Math.floor(slot / 16)}.${(slot % 16) * 16}.0/20`;
 }
 
 export interface ClusterInfo {
@@ -192,6 +213,8 @@ export class LocalCluster {
     const state: State = {
       ports: { etcdClient: await freePort(), etcdPeer: await freePort(), apiserver: await freePort() },
       pids: {},
+      // New ports, same data: an existing cluster keeps its range.
+      serviceCidr: existing ? (existing.serviceCidr ?? legacyServiceCidr) : serviceCidrFor(this.dir),
     };
     this.#saveState(state);
     return state;
@@ -239,7 +262,7 @@ export class LocalCluster {
           `--tls-private-key-file=${pki.serverKey}`,
           `--client-ca-file=${pki.caCert}`,
           '--authorization-mode=RBAC',
-          '--service-cluster-ip-range=10.96.0.0/16',
+          `--service-cluster-ip-range=${state.serviceCidr ?? legacyServiceCidr}`,
           '--allow-privileged=true',
           '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
           `--service-account-key-file=${pki.serviceAccountPub}`,

@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as k8s from '@kubernetes/client-node';
-import { testCluster } from '../harness/cluster.ts';
+import { serviceCidrFor } from '../../hack/cluster/control-plane.ts';
+import { testCluster, testClusterDir } from '../harness/cluster.ts';
 
 async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
   const t0 = Date.now();
@@ -209,4 +210,23 @@ test('kube-controller-manager turns a Deployment into a ReplicaSet and Pods, and
     ]);
     return r.items.length === 0 && p.items.every((x) => x.metadata?.deletionTimestamp) ? true : undefined;
   });
+});
+
+test("Services get ClusterIPs from the cluster's own range, so concurrent clusters never share one", async (t) => {
+  const c = await testCluster();
+  const ns = await c.freshNamespace(t);
+  await c.kubectlOk(
+    ['apply', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'ranged', namespace: ns },
+      spec: { ports: [{ port: 80 }] },
+    }),
+  );
+  const ip = await c.kubectlOk(['get', 'service', 'ranged', '-n', ns, '-o', 'jsonpath={.spec.clusterIP}']);
+  const [base, bits] = serviceCidrFor(testClusterDir).split('/');
+  const toInt = (a: string): number => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+  const mask = 2 ** 32 - 2 ** (32 - Number(bits));
+  assert.equal((toInt(ip) & mask) >>> 0, toInt(base ?? ''), `${ip} in ${serviceCidrFor(testClusterDir)}`);
 });
