@@ -1,6 +1,6 @@
 // Helpers shared by the interceptor benchmarks: pinned child processes, wrk runs, a fixed-rate
 // latency probe, and RSS readings. Everything targets 127.0.0.1 and is bounded in time and count.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Pool } from 'undici';
@@ -94,11 +94,15 @@ function toMs(v: string): number {
   return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
 }
 
-/** wrk on core `cpus`, bounded by `seconds`. `script` is an optional Lua file. */
-export function wrk(
-  url: string,
-  opts: { host?: string; connections: number; seconds: number; cpus: string; script?: string },
-): WrkResult {
+export interface WrkOptions {
+  host?: string;
+  connections: number;
+  seconds: number;
+  cpus: string;
+  script?: string;
+}
+
+function wrkArgs(url: string, opts: WrkOptions): string[] {
   const args = [
     '-c',
     String(opts.cpus),
@@ -111,8 +115,13 @@ export function wrk(
   if (opts.host) args.push('-H', `Host: ${opts.host}`);
   if (opts.script) args.push('-s', opts.script);
   args.push(url);
-  const out = execFileSync('taskset', args, { encoding: 'utf8', timeout: (opts.seconds + 30) * 1000 });
+  return args;
+}
+
+function parseWrk(url: string, out: string): WrkResult {
   const requests = Number(/(\d+) requests in /.exec(out)?.[1] ?? NaN);
+  // A run that completed nothing measured nothing: say what wrk said rather than report 0 req/s.
+  if (!(requests > 0)) throw new Error(`wrk completed no request against ${url}:\n${out}`);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
   const p50 = toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
   const p99 = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
@@ -120,6 +129,39 @@ export function wrk(
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const errors = non2xx + (sock ? Number(sock[1]) + Number(sock[2]) + Number(sock[3]) + Number(sock[4]) : 0);
   return { requests, rps, p50ms: p50, p99ms: p99, errors };
+}
+
+/** wrk on core `cpus`, bounded by `seconds`. `script` is an optional Lua file. */
+export function wrk(url: string, opts: WrkOptions): WrkResult {
+  const out = execFileSync('taskset', wrkArgs(url, opts), {
+    encoding: 'utf8',
+    timeout: (opts.seconds + 30) * 1000,
+  });
+  return parseWrk(url, out);
+}
+
+/**
+ * wrk without blocking this process: for benchmarks whose own process serves part of the path
+ * (bench:e2e runs the process kubelet, and with it the Services' proxy, in-process).
+ */
+export function wrkAsync(url: string, opts: WrkOptions): Promise<WrkResult> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'taskset',
+      wrkArgs(url, opts),
+      { encoding: 'utf8', timeout: (opts.seconds + 30) * 1000 },
+      (err, out) => {
+        if (err) reject(err);
+        else {
+          try {
+            resolve(parseWrk(url, out));
+          } catch (parseErr) {
+            reject(parseErr instanceof Error ? parseErr : new Error(String(parseErr)));
+          }
+        }
+      },
+    );
+  });
 }
 
 /** Open-loop load at a fixed rate: latencies are measured from the scheduled send time (no coordinated omission). */
