@@ -220,7 +220,6 @@ class Conn {
   readonly #pool: Pool;
   readonly #parser: NodeHttpParser;
   req: H1Request | undefined;
-  connected = false;
   idleSince = 0;
   keepAliveMs: number;
   #status = 0;
@@ -269,7 +268,6 @@ class Conn {
     }
     socket.once('connect', () => {
       clearTimeout(this.#connectTimer);
-      this.connected = true;
       const r = this.req;
       if (r) this.send(r);
     });
