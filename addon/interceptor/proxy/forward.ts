@@ -217,6 +217,7 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
     const h1 = this.#forwarder.h1;
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
+    // The lean client takes what it can carry exactly as undici would (h1-client.ts); undici the rest.
     if (
       h1 !== undefined &&
       !opts.h2c &&
@@ -230,11 +231,11 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
     this.#forwarder.dispatcher(opts.h2c, opts.serverName).dispatch(
       {
         origin,
-        path: req.url ?? '/',
-        method: req.method ?? 'GET',
-        headers: this.#opts.headers,
+        path,
+        method,
+        headers: opts.headers,
         body: this.#body,
-        headersTimeout: this.#opts.responseHeaderMs,
+        headersTimeout: opts.responseHeaderMs,
         bodyTimeout: 0,
       },
       this,
