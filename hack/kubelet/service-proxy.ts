@@ -106,6 +106,10 @@ export class ServiceProxy {
     }
     for (const [key, { svc, port }] of wanted) {
       const serviceKey = `${svc.metadata.namespace}/${svc.metadata.name}`;
+      // The address goes on lo as soon as the Service exists, ready or not: without it, a connection
+      // to a ClusterIP with no listener yet leaves the machine by the default route (and was once
+      // answered 404 by whatever sits there) instead of being refused here.
+      await this.#ensureAddress(svc.spec.clusterIP as string);
       // As kube-proxy's REJECT rule does, a Service with no ready endpoint refuses connections at
       // connect time (nothing listens), so a client can tell "not yet" from a failed request.
       const ready = this.#endpoints(serviceKey, port.name ?? '').length > 0;
@@ -115,9 +119,7 @@ export class ServiceProxy {
         this.#listeners.delete(key);
       }
       if (open || !ready) continue;
-      const ip = svc.spec.clusterIP as string;
-      await this.#ensureAddress(ip);
-      await this.#listen(key, ip, port.port, serviceKey, port.name ?? '');
+      await this.#listen(key, svc.spec.clusterIP as string, port.port, serviceKey, port.name ?? '');
     }
     // In place (not rename): pods have this very file bind-mounted, a new inode would not reach them.
     writeFileSync(

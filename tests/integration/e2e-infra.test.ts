@@ -4,7 +4,9 @@
 // deletion honours the grace period, crashed containers restart.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
+import net from 'node:net';
 import http from 'node:http';
 import https from 'node:https';
 import { WebSocket, type ClientOptions } from 'ws';
@@ -202,6 +204,34 @@ test('two pods listen on the same port on their own addresses; the ClusterIP bal
     return names.size === 2 ? names : undefined;
   });
   assert.deepEqual([...seen].sort(), pods.map((p) => p.metadata.name).sort());
+});
+
+test('a Service with no ready pod refuses connections on its ClusterIP here; it never leaves the machine', async (t) => {
+  const ns = await cluster.freshNamespace(t);
+  await cluster.kubectlOk(['apply', '-f', '-'], echoApp(ns, { replicas: 0 }));
+  const clusterIP = await eventually('the kubelet to know the Service', async () =>
+    kubelet.resolve(`echo.${ns}`),
+  );
+  // Refused at connect time, as kube-proxy's REJECT rule does: the address is on lo, nothing listens.
+  const outcome = await eventually('the ClusterIP on lo', async () => {
+    const lo = await new Promise<string>((res, rej) =>
+      execFile('ip', ['-4', '-o', 'addr', 'show', 'dev', 'lo'], (err, out) => (err ? rej(err) : res(out))),
+    );
+    if (!lo.includes(` ${clusterIP}/32 `)) return undefined;
+    return new Promise<string>((res) => {
+      const sock = net.connect({ host: clusterIP, port: 80, timeout: 3000 });
+      sock.once('connect', () => {
+        sock.destroy();
+        res('connected');
+      });
+      sock.once('timeout', () => {
+        sock.destroy();
+        res('timeout');
+      });
+      sock.once('error', (err: NodeJS.ErrnoException) => res(err.code ?? err.message));
+    });
+  });
+  assert.equal(outcome, 'ECONNREFUSED');
 });
 
 test('inside a pod sandbox, <svc>.<ns> resolves to the ClusterIP and reaches the pod', async (t) => {
