@@ -50,7 +50,7 @@ const startupDelayMs = Number(process.env.BENCH_E2E_STARTUP_DELAY_MS ?? 1000);
 const scaledownPeriod = 5;
 const warmSeconds = Number(process.env.BENCH_E2E_WARM_SECONDS ?? 8);
 const fixedRps = Number(process.env.BENCH_E2E_FIXED_RPS ?? 500);
-const warmRounds = 2;
+const warmRounds = Number(process.env.BENCH_E2E_WARM_ROUNDS ?? 3);
 const chartPath = resolve(import.meta.dirname, '../../docs/images/bench-e2e-cold-start.png');
 
 const t0 = performance.now();
