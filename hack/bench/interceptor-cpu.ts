@@ -9,7 +9,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { cpuSeconds, median, nodeBin, round, startPinned, wrk } from './interceptor-lib.ts';
+import { cpuSeconds, median, nodeBin, round, startPinned, wrk, oneRouteFile } from './interceptor-lib.ts';
 
 const here = new URL('.', import.meta.url).pathname;
 const repo = new URL('../../', import.meta.url).pathname;
@@ -24,29 +24,7 @@ const backend = await startPinned('backend', '0', nodeBin, [join(here, 'intercep
 const backendPort = Number(backend.match[1]);
 const dir = await mkdtemp(join(tmpdir(), 'bench-cpu-'));
 const file = join(dir, 'routes.yaml');
-await writeFile(
-  file,
-  `apiVersion: http.keda.sh/v1beta1
-kind: InterceptorRoute
-metadata: {name: app, namespace: bench}
-spec:
-  target: {service: app, port: 80}
-  rules: [{hosts: [app.bench]}]
-  scalingMetric: {concurrency: {targetValue: 100}}
----
-apiVersion: v1
-kind: Service
-metadata: {name: app, namespace: bench}
-spec: {ports: [{name: http, port: 80}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: app-1, namespace: bench, labels: {kubernetes.io/service-name: app}}
-addressType: IPv4
-endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
-ports: [{name: http, port: ${backendPort}}]
-`,
-);
+await writeFile(file, oneRouteFile(backendPort));
 
 interface Proxy {
   name: string;

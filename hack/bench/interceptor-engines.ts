@@ -5,7 +5,7 @@ import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { report } from './report.ts';
-import { nodeBin, round, startPinned, wrk, type WrkResult } from './interceptor-lib.ts';
+import { nodeBin, round, startPinned, wrk, type WrkResult, oneRouteFile } from './interceptor-lib.ts';
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 8);
 const here = new URL('.', import.meta.url).pathname;
@@ -41,29 +41,7 @@ try {
     }
   }
   const file = join(dir, 'routes.yaml');
-  await writeFile(
-    file,
-    `apiVersion: http.keda.sh/v1beta1
-kind: InterceptorRoute
-metadata: {name: app, namespace: bench}
-spec:
-  target: {service: app, port: 80}
-  rules: [{hosts: [app.bench]}]
-  scalingMetric: {concurrency: {targetValue: 100}}
----
-apiVersion: v1
-kind: Service
-metadata: {name: app, namespace: bench}
-spec: {ports: [{name: http, port: 80}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: app-1, namespace: bench, labels: {kubernetes.io/service-name: app}}
-addressType: IPv4
-endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
-ports: [{name: http, port: ${backendPort}}]
-`,
-  );
+  await writeFile(file, oneRouteFile(backendPort));
   const ic = await startPinned(
     'interceptor',
     '1',

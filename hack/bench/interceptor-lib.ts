@@ -218,3 +218,27 @@ export function round(n: number, digits = 0): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
 }
+
+/** The interceptor's file-mode input for one route, app.bench, to a backend on 127.0.0.1:`backendPort`. */
+export function oneRouteFile(backendPort: number): string {
+  return `apiVersion: http.keda.sh/v1beta1
+kind: InterceptorRoute
+metadata: {name: app, namespace: bench}
+spec:
+  target: {service: app, port: 80}
+  rules: [{hosts: [app.bench]}]
+  scalingMetric: {concurrency: {targetValue: 100}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: app, namespace: bench}
+spec: {ports: [{name: http, port: 80}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: app-1, namespace: bench, labels: {kubernetes.io/service-name: app}}
+addressType: IPv4
+endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
+ports: [{name: http, port: ${backendPort}}]
+`;
+}
