@@ -42,25 +42,32 @@ async function stopAll(code: number): Promise<never> {
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 
-/** Prints replicas and the interceptor's pending requests once a second while `work` runs. */
-async function watching<T>(e: Embedded, work: Promise<T>): Promise<T> {
+/** The interceptor's counts for the demo's route, from its admin API (undefined while unknown). */
+async function routeCounts(e: Embedded): Promise<{ Concurrency: number; RequestCount: number } | undefined> {
+  const ip = e.kubelet.resolve(`keda-add-ons-http-interceptor-admin.${addonNs}`);
+  if (!ip) return undefined;
+  const res = await fetch(`http://${ip}:9090/queue`).catch(() => undefined);
+  const q = (await res?.json().catch(() => undefined)) as
+    Record<string, { Concurrency: number; RequestCount: number }> | undefined;
+  return q?.[`${appNs}/demo`];
+}
+
+/**
+ * Prints replicas, held requests and the request rate once a second while `work` runs. The rate is
+ * the change of the interceptor's RequestCount (it only grows) over the tick, from a baseline read
+ * before `work` starts, so the first tick of a burst already shows it.
+ */
+async function watching<T>(e: Embedded, work: () => Promise<T>): Promise<T> {
   let done = false;
-  let lastCount: number | undefined;
+  let lastCount = (await routeCounts(e))?.RequestCount;
   const ticker = (async () => {
     while (!done) {
       await sleep(1000);
       if (done) break;
-      const r = await replicas(e, appNs, 'demo').catch(() => ({ spec: 0, ready: 0 }));
-      const ip = e.kubelet.resolve(`keda-add-ons-http-interceptor-admin.${addonNs}`);
-      const q = ip
-        ? ((await (
-            await fetch(`http://${ip}:9090/queue`).catch(() => undefined)
-          )
-            ?.json()
-            .catch(() => ({}))) as Record<string, { Concurrency: number; RequestCount: number }> | undefined)
-        : undefined;
-      const c = q?.[`${appNs}/demo`];
-      // The interceptor's RequestCount only grows; its change over the 1 s tick is the request rate.
+      const [r, c] = await Promise.all([
+        replicas(e, appNs, 'demo').catch(() => ({ spec: 0, ready: 0 })),
+        routeCounts(e),
+      ]);
       const rate = c && lastCount !== undefined ? `${Math.max(0, c.RequestCount - lastCount)} req/s` : '?';
       lastCount = c?.RequestCount ?? lastCount;
       say(
@@ -69,7 +76,7 @@ async function watching<T>(e: Embedded, work: Promise<T>): Promise<T> {
     }
   })();
   try {
-    return await work;
+    return await work();
   } finally {
     done = true;
     await ticker;
@@ -108,7 +115,7 @@ try {
 
   for (let round = 1; round <= 2; round++) {
     say(`burst ${round}: 50 concurrent requests to http://${host}/ with the app at zero replicas`);
-    const r = await watching(e, burst(e, addonNs, host, 50));
+    const r = await watching(e, () => burst(e, addonNs, host, 50));
     say(
       `  statuses ${JSON.stringify(r.statuses)}; cold start ${r.ms[0]?.toFixed(0)} ms to the first response, ` +
         `${r.ms.at(-1)?.toFixed(0)} ms to the last (the app itself takes ${startupDelayMs} ms to start); ` +
@@ -116,8 +123,7 @@ try {
     );
     say('  waiting for KEDA to scale the app back to zero (cooldown 15 s) ...');
     const t = performance.now();
-    await watching(
-      e,
+    await watching(e, () =>
       waitFor('zero replicas', async () =>
         (await replicas(e, appNs, 'demo')).spec === 0 ? true : undefined,
       ),
