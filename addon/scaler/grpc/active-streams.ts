@@ -1,6 +1,12 @@
 // StreamIsActive subscribers. Upstream re-sends IsActive to every stream every 200 ms; here a
 // stream gets a message when its answer changes (a route's first pending request, its rate
 // dropping to 0, ...) plus a heartbeat, so activation reaches KEDA as soon as we learn of it.
+//
+// Only activation is urgent. An interceptor event can also make the answer false (its last request
+// finished), but a route under light load goes 0 -> 1 -> 0 with every request, and sending each of
+// those to KEDA meant two gRPC messages per request (1,000 a second at 500 req/s) for KEDA and us to
+// handle on the same machine as the traffic. KEDA acts on false only after the cooldown anyway, so
+// a false that an event caused waits for the next poll tick (notifyAll, 500 ms) or heartbeat.
 import type { Logger } from '../../shared/log.ts';
 import { errorFields } from '../../shared/log.ts';
 import { status } from '@grpc/grpc-js';
@@ -68,22 +74,22 @@ export class ActiveStreams {
     if (set === undefined) this.#byKey.set(sub.key, (set = new Set()));
     set.add(sub);
     this.#count++;
-    this.#evaluate(sub, false);
+    this.#evaluate(sub, 'change');
     sub.lastSentAt = Date.now() - phase;
     return () => this.#remove(sub);
   }
 
-  /** One route's numbers changed (a stream event). */
+  /** One route's numbers changed (a stream event): a new true goes out at once, a false at the next tick. */
   notifyKey(key: string): void {
     const subs = this.#byKey.get(key);
-    if (subs !== undefined) for (const s of subs) this.#evaluate(s, false);
+    if (subs !== undefined) for (const s of subs) this.#evaluate(s, 'event');
     const all = this.#byKey.get(undefined);
-    if (all !== undefined) for (const s of all) this.#evaluate(s, false);
+    if (all !== undefined) for (const s of all) this.#evaluate(s, 'event');
   }
 
   /** The numbers may have changed anywhere (a poll tick). */
   notifyAll(): void {
-    for (const subs of this.#byKey.values()) for (const s of subs) this.#evaluate(s, false);
+    for (const subs of this.#byKey.values()) for (const s of subs) this.#evaluate(s, 'change');
   }
 
   /** The objects changed (a route edited or deleted): prepare every check again. */
@@ -91,7 +97,7 @@ export class ActiveStreams {
     for (const subs of this.#byKey.values()) {
       for (const s of subs) {
         s.check = undefined;
-        this.#evaluate(s, false);
+        this.#evaluate(s, 'change');
       }
     }
   }
@@ -103,11 +109,15 @@ export class ActiveStreams {
   #beat(): void {
     const due = Date.now() - this.#opts.heartbeatMs;
     for (const subs of this.#byKey.values()) {
-      for (const s of subs) if (s.lastSentAt <= due) this.#evaluate(s, true);
+      for (const s of subs) if (s.lastSentAt <= due) this.#evaluate(s, 'heartbeat');
     }
   }
 
-  #evaluate(sub: Subscription, heartbeat: boolean): void {
+  /**
+   * `change`: send when the answer changed. `event`: the same, except that a change to false waits
+   * for the next tick. `heartbeat`: send the answer even if unchanged.
+   */
+  #evaluate(sub: Subscription, reason: 'change' | 'event' | 'heartbeat'): void {
     let result: boolean;
     try {
       sub.check ??= this.#opts.prepare(sub.ref);
@@ -125,7 +135,8 @@ export class ActiveStreams {
       sub.sink.fail(err instanceof Error ? err : new Error(String(err)));
       return;
     }
-    if (!heartbeat && result === sub.last) return;
+    if (reason !== 'heartbeat' && result === sub.last) return;
+    if (reason === 'event' && !result && sub.last === true) return;
     sub.last = result;
     sub.lastSentAt = Date.now();
     sub.sink.send(result);

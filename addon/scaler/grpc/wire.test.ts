@@ -331,10 +331,26 @@ test('StreamIsActive sends the current answer at once and then on change, withou
   streams.notifyAll();
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(received.length, 2);
+  // The route's last request finished: an event does not send false (light load flaps 0 -> 1 -> 0
+  // with every request); the next poll tick does.
   pinger.applyEvent(A, 'default/idle', 0, 1);
   streams.notifyKey('default/idle');
+  for (let i = 2; i < 100; i++) {
+    pinger.applyEvent(A, 'default/idle', 1, i);
+    streams.notifyKey('default/idle');
+    pinger.applyEvent(A, 'default/idle', 0, i);
+    streams.notifyKey('default/idle');
+  }
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(received, [false, true], 'no message for 99 requests that came and went');
+  streams.notifyAll();
   await next(3);
   assert.deepEqual(received, [false, true, false]);
+  // And the next first request is announced at once again.
+  pinger.applyEvent(A, 'default/idle', 1, 100);
+  streams.notifyKey('default/idle');
+  await next(4);
+  assert.deepEqual(received, [false, true, false, true]);
   stream.cancel();
 
   // A route that does not exist ends the stream with upstream's error.
