@@ -4,9 +4,10 @@
 // the end. HTTP/1.1 by default; h2c with prior knowledge when the Service port says so.
 //
 // Errors map as upstream's: a timeout (response headers, connect, request deadline) is 504, anything
-// else 502. Beyond upstream, a connection refused before any request byte was sent is retried every
-// 50 ms against the next ready endpoint, within the request's budget (no 502 on the first request
-// after a cold start while a just-ready pod finishes binding its port).
+// else 502. Beyond upstream, a connection refused before any request byte was sent is retried against
+// the next ready endpoint, after 5 ms and then twice as long each time up to every 50 ms, within the
+// request's budget (no 502 on the first request after a cold start while a just-ready pod finishes
+// binding its port, or kube-proxy has not yet opened the Service to it).
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
@@ -73,7 +74,13 @@ const connectErrorCodes = new Set([
   'ENFILE',
 ]);
 const timeoutCodes = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
-const retryDelayMs = 50;
+// The gap after a just-ready endpoint refuses is usually a few milliseconds (the pod binding its
+// port, kube-proxy's rules), so the first retries come quickly; the cap bounds the connection
+// attempts of many requests waiting on an endpoint that stays closed.
+const retryFirstDelayMs = 5;
+const retryMaxDelayMs = 50;
+export const retryDelayMs = (attempt: number): number =>
+  Math.min(retryMaxDelayMs, retryFirstDelayMs * 2 ** Math.min(attempt, 4));
 const retryCapMs = 60_000;
 
 function isTimeout(err: unknown): boolean {
@@ -322,12 +329,12 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
       typeof code === 'string' &&
       connectErrorCodes.has(code) &&
       !(this.#body as { readableDidRead?: boolean } | null)?.readableDidRead &&
-      performance.now() + retryDelayMs < this.#retryUntil
+      performance.now() + retryDelayMs(this.#attempt) < this.#retryUntil
     ) {
       // Nothing was sent (the connection never opened): safe to try again, next endpoint first.
       setTimeout(() => {
         if (!this.#done) this.start(this.#attempt + 1);
-      }, retryDelayMs).unref();
+      }, retryDelayMs(this.#attempt)).unref();
       return;
     }
     this.#finish();
