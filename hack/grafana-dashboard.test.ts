@@ -19,6 +19,9 @@ import {
   type InterceptorProcess,
   type ScalerProcess,
 } from '../addon/scaler/testing/processes.ts';
+import { eventually } from '../tests/harness/eventually.ts';
+
+const poll = { timeoutMs: 20_000, intervalMs: 100 };
 
 const dashboardPath = new URL('../docs/grafana/keda-http-addon.json', import.meta.url);
 
@@ -434,21 +437,6 @@ async function scrape(port: number): Promise<Exposed> {
   return parseExposition(await res.text());
 }
 
-async function eventually<T>(
-  what: string,
-  get: () => Promise<T>,
-  ok: (v: T) => boolean,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await get();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) assert.fail(`${what}: not seen within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 function proxied(port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.get({ host: '127.0.0.1', port, path: '/', headers: { host } }, (res) => {
@@ -541,8 +529,11 @@ before(async () => {
   // The scaler's change stream to the interceptor, so that requests become stream events.
   await eventually(
     'scaler connected to /queue/watch',
-    async () => (await fetch(`http://127.0.0.1:${scaler.metricsPort}/metrics`)).text(),
-    (t) => /^scaler_queue_watch_connected 1$/m.test(t),
+    async () => {
+      const t = await (await fetch(`http://127.0.0.1:${scaler.metricsPort}/metrics`)).text();
+      return /^scaler_queue_watch_connected 1$/m.test(t) ? t : undefined;
+    },
+    poll,
   );
 
   const p = interceptor.proxyPort;
@@ -551,8 +542,11 @@ before(async () => {
   const held = proxied(p, 'cold.test');
   await eventually(
     'a held request',
-    async () => (await fetch(`http://127.0.0.1:${interceptorMetricsPort}/metrics`)).text(),
-    (t) => /^interceptor_pending_requests\{[^}]*route_name="cold"[^}]*\} 1$/m.test(t),
+    async () => {
+      const t = await (await fetch(`http://127.0.0.1:${interceptorMetricsPort}/metrics`)).text();
+      return /^interceptor_pending_requests\{[^}]*route_name="cold"[^}]*\} 1$/m.test(t) ? t : undefined;
+    },
+    poll,
   );
   assert.equal(await proxied(p, 'cold.test'), 503, 'over the route hold limit');
   assert.equal(await held, 504, 'readiness timeout');
@@ -560,8 +554,13 @@ before(async () => {
 
   const scalerSeen = await eventually(
     'scaler series',
-    () => scrape(scaler.metricsPort),
-    (e) => e.has('scaler_queue_watch_events_total') && e.has('scaler_pinger_fetch_duration_seconds_bucket'),
+    async () => {
+      const e = await scrape(scaler.metricsPort);
+      return e.has('scaler_queue_watch_events_total') && e.has('scaler_pinger_fetch_duration_seconds_bucket')
+        ? e
+        : undefined;
+    },
+    poll,
   );
   const interceptorSeen = await scrape(interceptorMetricsPort);
   exposed = new Map();
