@@ -121,7 +121,12 @@ export class PodWorker {
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
-    this.#tokenTimer = setTimeout(() => void this.#refreshToken(dir).catch(() => undefined), tokenRefreshMs);
+    // Not after terminate(): it may have come while this refresh was waiting for the API server.
+    if (!this.#terminating)
+      this.#tokenTimer = setTimeout(
+        () => void this.#refreshToken(dir).catch(() => undefined),
+        tokenRefreshMs,
+      );
   }
 
   /** A newer version of the pod object arrived (the informer saw a change). */

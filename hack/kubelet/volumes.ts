@@ -46,6 +46,7 @@ export class PodVolumes {
   readonly #dir: string;
   readonly #written = new Map<string, string>();
   #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
 
   constructor(client: KubeClient, pod: Pod, podDir: string) {
     this.#client = client;
@@ -66,12 +67,15 @@ export class PodVolumes {
   startSync(): void {
     const tick = async (): Promise<void> => {
       for (const v of this.#volumes) await this.#sync(v).catch(() => undefined);
-      this.#timer = setTimeout(() => void tick(), syncIntervalMs);
+      // stop() may have come while this tick was reading from the API server: then do not re-arm
+      // (a re-armed timer kept a finished test's process alive, polling a stopped API server).
+      if (!this.#stopped) this.#timer = setTimeout(() => void tick(), syncIntervalMs);
     };
     this.#timer = setTimeout(() => void tick(), syncIntervalMs);
   }
 
   stop(): void {
+    this.#stopped = true;
     clearTimeout(this.#timer);
   }
 
