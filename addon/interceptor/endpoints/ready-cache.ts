@@ -1,8 +1,8 @@
 // Which Services have ready endpoints, and where they are (upstream ReadyEndpointsCache, §2.8).
-// Rebuilt from EndpointSlices on every change; held requests wait on one shared promise per Service,
-// which is resolved the moment the Service flips to ready, so 10,000 waiters cost 10,000 callbacks
-// on one promise and no polling.
+// Rebuilt from EndpointSlices on every change; held requests wait in ready-waiters.ts and are
+// released the moment their Service flips to ready, with no polling.
 import type { ObjectStore, StoredObject } from '../../shared/store/store.ts';
+import { ReadyWaiters, type CancelWait } from './ready-waiters.ts';
 
 export interface Candidate {
   host: string;
@@ -17,16 +17,11 @@ interface ServiceEndpoints {
   candidates: Map<string, Candidate[]>;
 }
 
-interface Waiter {
-  promise: Promise<void>;
-  resolve: () => void;
-}
-
 const serviceNameLabel = 'kubernetes.io/service-name';
 
 export class ReadyEndpointsCache {
   #services = new Map<string, ServiceEndpoints>();
-  readonly #waiters = new Map<string, Waiter>();
+  readonly #waiters = new ReadyWaiters();
   readonly #store: ObjectStore;
   #unsubscribe: (() => void) | undefined;
 
@@ -48,12 +43,7 @@ export class ReadyEndpointsCache {
   refresh(): void {
     const next = buildServices(this.#store.list('EndpointSlice'));
     this.#services = next;
-    for (const [key, w] of this.#waiters) {
-      if (next.get(key)?.ready) {
-        this.#waiters.delete(key);
-        w.resolve();
-      }
-    }
+    for (const key of [...this.#waiters.services()]) if (next.get(key)?.ready) this.#waiters.release(key);
   }
 
   /** `serviceKey` is "namespace/service". */
@@ -65,17 +55,19 @@ export class ReadyEndpointsCache {
     return this.#services.get(serviceKey)?.candidates.get(portName) ?? [];
   }
 
-  /** Resolves when the Service has a ready endpoint (at once if it has one now). */
-  whenReady(serviceKey: string): Promise<void> {
-    if (this.hasReadyEndpoints(serviceKey)) return Promise.resolve();
-    let w = this.#waiters.get(serviceKey);
-    if (!w) {
-      let resolve!: () => void;
-      const promise = new Promise<void>((r) => (resolve = r));
-      w = { promise, resolve };
-      this.#waiters.set(serviceKey, w);
-    }
-    return w.promise;
+  /** Requests (and WebSocket upgrades) waiting for a Service to turn ready. */
+  get waiting(): number {
+    return this.#waiters.size;
+  }
+
+  /**
+   * Calls `onReady` once the Service has a ready endpoint (on a later turn if it has one now), unless
+   * cancelled first. Waiters of one Service are called in arrival order, a batch per event-loop turn.
+   */
+  waitReady(serviceKey: string, onReady: () => void): CancelWait {
+    const cancel = this.#waiters.add(serviceKey, onReady);
+    if (this.hasReadyEndpoints(serviceKey)) this.#waiters.release(serviceKey);
+    return cancel;
   }
 }
 

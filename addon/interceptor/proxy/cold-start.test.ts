@@ -15,6 +15,7 @@ import {
   type Backend,
   type Obj,
 } from '../testing/harness.ts';
+import { idleDelayMs } from '../queue/watch.ts';
 
 let backend: Backend;
 let fallbackBackend: Backend;
@@ -67,6 +68,38 @@ test('a request is counted, held until the EndpointSlice turns ready, then answe
     assert.equal(warm.headers['x-keda-http-cold-start'], 'false');
     assert.equal(ic.running.queue.get('default/app')?.Concurrency, 0);
     assert.equal(ic.running.queue.get('default/app')?.RequestCount, 2);
+  } finally {
+    await ic.close();
+  }
+});
+
+test('a client that gives up while held leaves nothing waiting; the rest are all released', async () => {
+  const objs = [route(), svc];
+  const ic = await startTestInterceptor([...objs, notReady()]);
+  try {
+    const held = [1, 2, 3].map((i) => request(ic.url(`/held-${i}`), { headers: host }));
+    const gone = http.get(ic.url('/gone'), { headers: host });
+    gone.on('error', () => {});
+    const waiting = async (n: number): Promise<void> => {
+      for (let i = 0; i < 100 && ic.running.ready.waiting !== n; i++)
+        await new Promise((r) => setTimeout(r, 20));
+      assert.equal(ic.running.ready.waiting, n);
+    };
+    await waiting(4);
+    gone.destroy();
+    await waiting(3);
+    assert.equal(
+      ic.running.queue.get('default/app')?.Concurrency,
+      3,
+      'the one that left is no longer counted',
+    );
+    await ic.update([...objs, ready()]);
+    const answers = await Promise.all(held);
+    assert.deepEqual(
+      answers.map((r) => [r.status, r.body]),
+      [1, 2, 3].map((i) => [200, `backend:/held-${i}`]),
+    );
+    assert.equal(ic.running.ready.waiting, 0);
   } finally {
     await ic.close();
   }
@@ -338,7 +371,7 @@ test('a single endpoint that starts listening shortly after turning ready is rea
   }
 });
 
-test('/queue/watch: snapshot on connect, "active" the moment a held request arrives, "idle" when it completes', async () => {
+test('/queue/watch: snapshot on connect, "active" the moment a held request arrives, "idle" once it has stayed at 0', async () => {
   const ic = await startTestInterceptor([route(), svc, notReady()], {
     KEDA_HTTP_QUEUE_WATCH_HEARTBEAT: '200ms',
   });
@@ -373,8 +406,14 @@ test('/queue/watch: snapshot on connect, "active" the moment a held request arri
     assert.ok(active.at - sentAt < 80, `active after ${(active.at - sentAt).toFixed(1)} ms`);
     await ic.update([route(), svc, ready()]);
     assert.equal((await pending).status, 200);
-    await new Promise((r) => setTimeout(r, 300));
+    const doneAt = performance.now();
+    // idle is not urgent: it comes once the route has stayed at 0 for the idle delay.
+    await new Promise((r) => setTimeout(r, idleDelayMs * 1.25 + 300));
     const idle = events.find((e) => e.event === 'idle');
+    assert.ok(
+      idle && idle.at - doneAt >= idleDelayMs - 20,
+      `idle after ${((idle?.at ?? 0) - doneAt).toFixed(0)} ms`,
+    );
     assert.deepEqual(JSON.parse(idle?.data ?? '{}'), { key: 'default/app', Concurrency: 0, RequestCount: 1 });
     assert.ok(
       events.some((e) => e.event === 'comment' && e.data === ': heartbeat'),

@@ -189,11 +189,15 @@ export class ProxyHandler {
       else d.statics.write(res, route.namespace, route.placeholder, path);
       return;
     }
-    void this.#hold(req, res, route, target, fallback, deadline?.signal, retryUntil);
+    this.#hold(req, res, route, target, fallback, deadline?.signal, retryUntil);
   };
 
-  /** Waits for the target to become ready, bounded by the readiness timeout, the deadline and the hold limits. */
-  async #hold(
+  /**
+   * Waits for the target to become ready, bounded by the readiness timeout, the deadline and the
+   * hold limits. Callbacks rather than a promise race: a release of thousands of held requests then
+   * costs one call each, paced by the ready cache, and nothing is left attached once it is over.
+   */
+  #hold(
     req: ProxyRequest,
     res: ProxyResponse,
     route: Route,
@@ -201,7 +205,7 @@ export class ProxyHandler {
     fallback: ResolvedTarget | undefined,
     deadline: AbortSignal | undefined,
     retryUntil: number,
-  ): Promise<void> {
+  ): void {
     const d = this.#d;
     const refused = d.holds.acquire(route.key, route.maxPendingRequests);
     if (refused !== undefined) {
@@ -217,44 +221,43 @@ export class ProxyHandler {
     const pending = d.metrics.pending.labels({ route_name: route.name, route_namespace: route.namespace });
     pending.inc();
     const readinessMs = readinessTimeoutMs(route, d.config);
+    // Prepared while the request waits, so a release of thousands does not do it all at once.
+    const headers = this.#outboundHeaders(req);
 
-    let outcome: 'ready' | 'readiness' | 'deadline' | 'client';
+    let settled = false;
     let timer: NodeJS.Timeout | undefined;
-    let onAbort: (() => void) | undefined;
-    let onClose: (() => void) | undefined;
-    try {
-      outcome = await new Promise<typeof outcome>((resolve) => {
-        d.ready.whenReady(target.serviceKey).then(
-          () => resolve('ready'),
-          () => {},
-        );
-        if (readinessMs > 0) timer = setTimeout(() => resolve('readiness'), readinessMs);
-        if (deadline) {
-          if (deadline.aborted) resolve('deadline');
-          deadline.addEventListener('abort', (onAbort = () => resolve('deadline')), { once: true });
-        }
-        res.once('close', (onClose = () => resolve('client')));
-      });
-    } finally {
+    const settle = (outcome: 'ready' | 'readiness' | 'deadline' | 'client'): void => {
+      if (settled) return;
+      settled = true;
+      cancelWait();
       clearTimeout(timer);
-      if (onAbort) deadline?.removeEventListener('abort', onAbort);
-      if (onClose) res.off('close', onClose);
+      deadline?.removeEventListener('abort', onDeadline);
+      res.off('close', onClose);
       d.holds.release(route.key);
       pending.dec();
+      if (outcome === 'client') return;
+      if (outcome === 'ready') {
+        this.#proceed(req, res, route, target, true, deadline, retryUntil, headers);
+        return;
+      }
+      if (fallback && outcome === 'readiness') {
+        // The request deadline still has time: serve from the fallback (no cold-start header, no pod rewrite).
+        // upstream's quirk: the primary target's appProtocol decides h2c, even for the fallback.
+        this.#forward(req, res, route, fallback, d.fileMode, target.h2c, deadline, retryUntil, headers);
+        return;
+      }
+      // Both the readiness timeout and the deadline are "wait context expired": 504.
+      writeError(res, 504);
+    };
+    const onDeadline = (): void => settle('deadline');
+    const onClose = (): void => settle('client');
+    const cancelWait = d.ready.waitReady(target.serviceKey, () => settle('ready'));
+    if (readinessMs > 0) timer = setTimeout(settle, readinessMs, 'readiness');
+    if (deadline) {
+      if (deadline.aborted) return settle('deadline');
+      deadline.addEventListener('abort', onDeadline, { once: true });
     }
-    if (outcome === 'client') return;
-    if (outcome === 'ready') {
-      this.#proceed(req, res, route, target, true, deadline, retryUntil);
-      return;
-    }
-    if (fallback && outcome === 'readiness') {
-      // The request deadline still has time: serve from the fallback (no cold-start header, no pod rewrite).
-      // upstream's quirk: the primary target's appProtocol decides h2c, even for the fallback.
-      this.#forward(req, res, route, fallback, d.fileMode, target.h2c, deadline, retryUntil);
-      return;
-    }
-    // Both the readiness timeout and the deadline are "wait context expired": 504.
-    writeError(res, 504);
+    res.once('close', onClose);
   }
 
   #proceed(
@@ -265,10 +268,27 @@ export class ProxyHandler {
     coldStart: boolean,
     deadline: AbortSignal | undefined,
     retryUntil: number,
+    headers?: string[],
   ): void {
     const d = this.#d;
     const header = d.config.enableColdStartHeader ? (coldStart ? 'true' : 'false') : undefined;
-    this.#forward(req, res, route, target, d.directPodRouting, target.h2c, deadline, retryUntil, header);
+    this.#forward(
+      req,
+      res,
+      route,
+      target,
+      d.directPodRouting,
+      target.h2c,
+      deadline,
+      retryUntil,
+      headers,
+      header,
+    );
+  }
+
+  /** The request's headers as they go to the backend (X-Forwarded-*, hop-by-hop removed). */
+  #outboundHeaders(req: ProxyRequest): string[] {
+    return outboundHeaders(req.rawHeaders, { clientIp: clientIp(req), proto: this.#scheme });
   }
 
   #forward(
@@ -280,6 +300,7 @@ export class ProxyHandler {
     h2c: boolean,
     deadline: AbortSignal | undefined,
     retryUntil: number,
+    headers = this.#outboundHeaders(req),
     coldStartHeader?: 'true' | 'false',
   ): void {
     const d = this.#d;
@@ -302,7 +323,7 @@ export class ProxyHandler {
       origin: pick,
       h2c,
       ...(scheme === 'https' ? { serverName: target.serverName } : {}),
-      headers: outboundHeaders(req.rawHeaders, { clientIp: clientIp(req), proto: scheme }),
+      headers,
       responseHeaderMs: responseHeaderTimeoutMs(route, d.config),
       signal: deadline,
       retryUntil,

@@ -57,12 +57,16 @@ export class UpgradeProxy {
         (v) => v > 0,
       );
       const ok = await new Promise<boolean>((resolve) => {
-        const t = limit.length > 0 ? setTimeout(() => resolve(false), Math.min(...limit)) : undefined;
-        void d.ready.whenReady(target.serviceKey).then(() => {
+        const done = (ready: boolean): void => {
           clearTimeout(t);
-          resolve(true);
-        });
-        socket.once('close', () => resolve(false));
+          cancel();
+          socket.off('close', onClose);
+          resolve(ready);
+        };
+        const onClose = (): void => done(false);
+        const t = limit.length > 0 ? setTimeout(done, Math.min(...limit), false) : undefined;
+        const cancel = d.ready.waitReady(target.serviceKey, () => done(true));
+        socket.once('close', onClose);
       });
       if (socket.destroyed) return;
       if (!ok) return rawError(socket, 504);

@@ -195,7 +195,10 @@ export class ProxyServers {
   async #listen(server: net.Server, port: number, host: string): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, host, () => {
+      // Node's default accept backlog is 511; a burst of thousands of clients (everyone retrying at
+      // a cold app) then overflows it and the kernel drops handshakes. Go asks for somaxconn, and
+      // the kernel caps whatever is asked at that, so ask for the most.
+      server.listen({ port, host, backlog: 65_535 }, () => {
         server.off('error', reject);
         resolve();
       });
