@@ -1,20 +1,50 @@
 // GET /queue/watch (beyond upstream, push activation): a server-sent-events stream that announces a
 // route going from 0 to >= 1 in-flight requests in the same tick the request arrives, so the scaler
 // can wake KEDA without waiting for its next /queue poll. Contract in addon/interceptor/README.md.
+//
+// Only waking up is urgent. A route's return to 0 is announced once it has stayed at 0 for
+// `idleDelayMs`: a route with a few requests a second goes 0 -> 1 -> 0 on nearly every request,
+// and with thousands of such routes, two events per request to every watching scaler would cost
+// more than the requests (scalers learn the exact numbers from their next /queue poll anyway).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Count, RequestQueue, Transition } from './queue.ts';
+
+/** How long a route stays at 0 before `idle` is sent (checked every quarter of it). */
+export const idleDelayMs = 1_000;
+const idleChecksPerDelay = 4;
+
+interface RouteWatch {
+  key: string;
+  announcedActive: boolean;
+  /** The idle check count when the route went to 0; -1 while it is above 0. */
+  idleSince: number;
+  /** Whether it is in the idle candidates already. */
+  candidate: boolean;
+}
 
 export class QueueWatch {
   readonly #queue: RequestQueue;
   readonly #clients = new Set<ServerResponse>();
   readonly #heartbeatMs: number;
+  readonly #idleCheckMs: number;
   #heartbeat: NodeJS.Timeout | undefined;
+  #idleCheck: NodeJS.Timeout | undefined;
+  /**
+   * Per route: what the stream last announced and since when it has been at 0. Found by one Map
+   * lookup per transition and never deleted while clients listen: a Map that entries churn through
+   * (delete, set, delete, ...) at the request rate rehashes itself over and over.
+   */
+  readonly #routes = new Map<string, RouteWatch>();
+  /** Announced-active routes that went to 0, to check at the next idle checks (each at most once). */
+  #idleCandidates: RouteWatch[] = [];
+  #checks = 0;
   readonly #unsubscribe: () => void;
 
-  constructor(queue: RequestQueue, heartbeatMs: number) {
+  constructor(queue: RequestQueue, heartbeatMs: number, idleMs = idleDelayMs) {
     this.#queue = queue;
     this.#heartbeatMs = heartbeatMs;
-    this.#unsubscribe = queue.onTransition((kind, key, count) => this.#broadcast(kind, key, count));
+    this.#idleCheckMs = idleMs / idleChecksPerDelay;
+    this.#unsubscribe = queue.onTransition((kind, key, count) => this.#onTransition(kind, key, count));
   }
 
   get clients(): number {
@@ -28,31 +58,88 @@ export class QueueWatch {
       'x-accel-buffering': 'no',
     });
     req.socket.setNoDelay(true);
+    if (this.#clients.size === 0) {
+      // Nobody was listening, so nothing was tracked: start from what the snapshot says.
+      for (const key of this.#queue.keys())
+        if ((this.#queue.get(key)?.Concurrency ?? 0) > 0)
+          this.#routes.set(key, { key, announcedActive: true, idleSince: -1, candidate: false });
+    }
     res.write(`event: snapshot\ndata: ${this.#queue.toJSON().trimEnd()}\n\n`);
     this.#clients.add(res);
     res.once('close', () => {
       this.#clients.delete(res);
-      if (this.#clients.size === 0) this.#stopHeartbeat();
+      if (this.#clients.size === 0) this.#stopTimers();
     });
     this.#heartbeat ??= setInterval(() => {
       for (const c of this.#clients) c.write(': heartbeat\n\n');
     }, this.#heartbeatMs).unref();
   };
 
-  #broadcast(kind: Transition, key: string, count: Readonly<Count>): void {
+  #onTransition(kind: Transition, key: string, count: Readonly<Count>): void {
     if (this.#clients.size === 0) return;
+    let r = this.#routes.get(key);
+    if (r === undefined)
+      this.#routes.set(key, (r = { key, announcedActive: false, idleSince: -1, candidate: false }));
+    if (kind === 'active') {
+      // Back above 0 before its idle was announced: to the clients it never stopped being active.
+      r.idleSince = -1;
+      if (!r.announcedActive) {
+        r.announcedActive = true;
+        this.#broadcast('active', key, count);
+      }
+      return;
+    }
+    if (!r.announcedActive) return;
+    r.idleSince = this.#checks;
+    if (!r.candidate) {
+      r.candidate = true;
+      this.#idleCandidates.push(r);
+    }
+    this.#idleCheck ??= setInterval(this.#checkIdle, this.#idleCheckMs).unref();
+  }
+
+  readonly #checkIdle = (): void => {
+    const now = ++this.#checks;
+    const waiting: RouteWatch[] = [];
+    for (const r of this.#idleCandidates) {
+      if (r.idleSince === -1) {
+        r.candidate = false; // active again
+        continue;
+      }
+      if (now - r.idleSince < idleChecksPerDelay) {
+        waiting.push(r);
+        continue;
+      }
+      r.candidate = false;
+      r.idleSince = -1;
+      r.announcedActive = false;
+      // A route removed from the table meanwhile is announced idle with zeros.
+      this.#broadcast('idle', r.key, this.#queue.get(r.key) ?? { Concurrency: 0, RequestCount: 0 });
+    }
+    this.#idleCandidates = waiting;
+    if (waiting.length === 0) {
+      clearInterval(this.#idleCheck);
+      this.#idleCheck = undefined;
+    }
+  };
+
+  #broadcast(kind: Transition, key: string, count: Readonly<Count>): void {
     const msg = `event: ${kind}\ndata: {"key":${JSON.stringify(key)},"Concurrency":${count.Concurrency},"RequestCount":${count.RequestCount}}\n\n`;
     for (const c of this.#clients) c.write(msg);
   }
 
-  #stopHeartbeat(): void {
+  #stopTimers(): void {
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
+    clearInterval(this.#idleCheck);
+    this.#idleCheck = undefined;
+    this.#routes.clear();
+    this.#idleCandidates = [];
   }
 
   close(): void {
     this.#unsubscribe();
-    this.#stopHeartbeat();
+    this.#stopTimers();
     for (const c of this.#clients) c.end();
     this.#clients.clear();
   }

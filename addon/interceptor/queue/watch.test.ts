@@ -1,0 +1,101 @@
+// /queue/watch's event stream through a real HTTP server: `active` at once, `idle` only after the
+// route has stayed at 0 for the idle delay, nothing for a route that flaps within it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { RequestQueue } from './queue.ts';
+import { QueueWatch } from './watch.ts';
+
+const idleMs = 120;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function watching(
+  queue: RequestQueue,
+): Promise<{ events: { event: string; data: string }[]; close(): Promise<void> }> {
+  const watch = new QueueWatch(queue, 60_000, idleMs);
+  const server = http.createServer(watch.handle);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const events: { event: string; data: string }[] = [];
+  const req = http.get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+  const res = await new Promise<http.IncomingMessage>((r) => req.once('response', r));
+  let raw = '';
+  res.setEncoding('utf8');
+  res.on('data', (c: string) => {
+    raw += c;
+    let i;
+    while ((i = raw.indexOf('\n\n')) !== -1) {
+      const block = raw.slice(0, i);
+      raw = raw.slice(i + 2);
+      events.push({
+        event: /^event: (.*)$/m.exec(block)?.[1] ?? 'comment',
+        data: /^data: (.*)$/m.exec(block)?.[1] ?? '',
+      });
+    }
+  });
+  await sleep(30);
+  return {
+    events,
+    close: async () => {
+      req.destroy();
+      watch.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+test('a route that flaps 0 -> 1 -> 0 within the idle delay is announced active once, then idle once it stays at 0', async () => {
+  const q = new RequestQueue();
+  q.ensureKey('ns/a');
+  const w = await watching(q);
+  try {
+    assert.deepEqual(
+      w.events.map((e) => e.event),
+      ['snapshot'],
+    );
+    for (let i = 0; i < 5; i++) {
+      const c = q.increase('ns/a');
+      assert.ok(c);
+      q.decrease('ns/a', c);
+      await sleep(idleMs / 4);
+    }
+    assert.deepEqual(
+      w.events.map((e) => e.event),
+      ['snapshot', 'active'],
+      'one active, no idle while requests keep coming',
+    );
+    assert.deepEqual(JSON.parse(w.events[1]?.data ?? ''), { key: 'ns/a', Concurrency: 1, RequestCount: 1 });
+    await sleep(idleMs * 1.5 + 50);
+    assert.deepEqual(
+      w.events.map((e) => e.event),
+      ['snapshot', 'active', 'idle'],
+    );
+    assert.deepEqual(JSON.parse(w.events[2]?.data ?? ''), { key: 'ns/a', Concurrency: 0, RequestCount: 5 });
+    // After the idle announcement, the next request is announced at once again.
+    const c = q.increase('ns/a');
+    await sleep(20);
+    assert.equal(w.events.at(-1)?.event, 'active');
+    if (c) q.decrease('ns/a', c);
+  } finally {
+    await w.close();
+  }
+});
+
+test('a route active when the client connects is idle-announced once it drains', async () => {
+  const q = new RequestQueue();
+  q.ensureKey('ns/b');
+  const c = q.increase('ns/b');
+  assert.ok(c);
+  const w = await watching(q);
+  try {
+    assert.equal(w.events[0]?.data, '{"ns/b":{"Concurrency":1,"RequestCount":1}}');
+    q.decrease('ns/b', c);
+    await sleep(idleMs * 1.5 + 50);
+    assert.deepEqual(
+      w.events.map((e) => e.event),
+      ['snapshot', 'idle'],
+    );
+  } finally {
+    await w.close();
+  }
+});
