@@ -264,9 +264,8 @@ interface Running {
 interface RunningOurs extends Running {
   /**
    * Rewrites the objects file with `routes` routes (app, cold and r1..) and waits until the new
-   * table serves: the 1 vs 5,000 routes comparison runs in one process, so that what differs
-   * between the two sides is the table and nothing else (two processes of the same code differ
-   * by 15% in CPU per request with identical work, their JIT and memory layout being their own).
+   * table serves. The 1 vs 5,000 routes comparison runs in this one process, so that the table is
+   * all that differs between the two sides (same process, same JIT state, same heap history).
    */
   setRoutes(routes: number): Promise<void>;
 }
