@@ -27,6 +27,8 @@ export class TargetResolver {
     { http?: ResolvedTarget | TargetResolutionError; https?: ResolvedTarget | TargetResolutionError }
   >();
   #unsubscribe: (() => void) | undefined;
+  /** Bumped on every Service change: a caller that keeps a resolved target re-resolves when it moves. */
+  generation = 0;
 
   constructor(store: ObjectStore) {
     this.#store = store;
@@ -34,7 +36,10 @@ export class TargetResolver {
 
   start(): void {
     this.#unsubscribe = this.#store.onChange((kind) => {
-      if (kind === 'Service') this.#cache = new WeakMap();
+      if (kind === 'Service') {
+        this.#cache = new WeakMap();
+        this.generation++;
+      }
     });
   }
 

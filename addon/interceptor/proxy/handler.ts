@@ -71,21 +71,26 @@ function hostOrigin(scheme: string, host: string, port: number): string {
 }
 
 /**
- * What a counted request touches per route, found once per compiled route instead of by key in
- * three maps per request: with thousands of routes those lookups miss the CPU cache every time.
- * A route object lives as long as its table, and a table swap is also the only time the queue
- * adds or removes keys, so the counter held here is always the key's live one.
+ * What a request touches per route, prepared on the route's first request and kept on the compiled
+ * route itself (Route.proxyState): with thousands of routes, finding it by key in maps misses the
+ * CPU cache on every lookup. A route object lives as long as its table, and a table swap is also
+ * the only time the queue adds or removes keys, so the counter held here is always the key's live
+ * one. The resolved targets are re-resolved when a Service changes (the resolver's generation).
  */
 interface RouteState {
   count: Count | undefined;
   gauge: ConcurrencyGauge;
   series: RouteSeries;
+  requestMs: number;
+  responseHeaderMs: number;
+  targetGeneration: number;
+  http: ResolvedTarget | undefined;
+  https: ResolvedTarget | undefined;
 }
 
 export class ProxyHandler {
   readonly #d: ProxyDeps;
   readonly #scheme: 'http' | 'https';
-  readonly #routes = new WeakMap<Route, RouteState>();
 
   constructor(deps: ProxyDeps, scheme: 'http' | 'https') {
     this.#d = deps;
@@ -109,8 +114,9 @@ export class ProxyHandler {
       return;
     }
 
+    const state = this.#state(route);
     // Request deadline (route field, including an explicit 0, beats the env default).
-    const requestMs = requestTimeoutMs(route, d.config);
+    const requestMs = state.requestMs;
     let deadline: AbortController | undefined;
     let deadlineTimer: NodeJS.Timeout | undefined;
     if (requestMs > 0) {
@@ -122,7 +128,7 @@ export class ProxyHandler {
     let target: ResolvedTarget;
     let fallback: ResolvedTarget | undefined;
     try {
-      target = d.targets.resolve(route.namespace, route.target, this.#scheme);
+      target = this.#target(route, state);
       if (route.fallback) fallback = d.targets.resolve(route.namespace, route.fallback, this.#scheme);
     } catch (err) {
       if (!(err instanceof TargetResolutionError)) throw err;
@@ -151,16 +157,6 @@ export class ProxyHandler {
     }
 
     // Counting happens before the placeholder and the cold-start wait, so held requests wake the scaler.
-    let state = this.#routes.get(route);
-    if (state === undefined)
-      this.#routes.set(
-        route,
-        (state = {
-          count: d.queue.counter(route.key),
-          gauge: d.metrics.concurrency(route.key, route.namespace, route.name),
-          series: d.metrics.routeSeries(route.key),
-        }),
-      );
     const { count, gauge, series } = state;
     if (count) d.queue.increaseCounter(route.key, count);
     gauge.value++;
@@ -191,6 +187,36 @@ export class ProxyHandler {
     }
     this.#hold(req, res, route, target, fallback, deadline?.signal, retryUntil);
   };
+
+  #state(route: Route): RouteState {
+    let state = route.proxyState as RouteState | undefined;
+    if (state === undefined) {
+      const d = this.#d;
+      route.proxyState = state = {
+        count: d.queue.counter(route.key),
+        gauge: d.metrics.concurrency(route.key, route.namespace, route.name),
+        series: d.metrics.routeSeries(route.key),
+        requestMs: requestTimeoutMs(route, d.config),
+        responseHeaderMs: responseHeaderTimeoutMs(route, d.config),
+        targetGeneration: -1,
+        http: undefined,
+        https: undefined,
+      };
+    }
+    return state;
+  }
+
+  /** The route's target for this listener's scheme; throws TargetResolutionError as resolve() does. */
+  #target(route: Route, state: RouteState): ResolvedTarget {
+    const targets = this.#d.targets;
+    if (state.targetGeneration !== targets.generation) {
+      state.http = state.https = undefined;
+      state.targetGeneration = targets.generation;
+    }
+    if (this.#scheme === 'http')
+      return (state.http ??= targets.resolve(route.namespace, route.target, 'http'));
+    return (state.https ??= targets.resolve(route.namespace, route.target, 'https'));
+  }
 
   /**
    * Waits for the target to become ready, bounded by the readiness timeout, the deadline and the
@@ -324,7 +350,7 @@ export class ProxyHandler {
       h2c,
       ...(scheme === 'https' ? { serverName: target.serverName } : {}),
       headers,
-      responseHeaderMs: responseHeaderTimeoutMs(route, d.config),
+      responseHeaderMs: this.#state(route).responseHeaderMs,
       signal: deadline,
       retryUntil,
       coldStartHeader,

@@ -54,6 +54,12 @@ export interface Route {
   /** Beyond upstream: per-route cap on held requests (undefined = the env default). */
   maxPendingRequests?: number;
   creationTimestampMs: number;
+  /**
+   * The proxy's per-route state (proxy/handler.ts), attached on the route's first request. Held
+   * here rather than in a map keyed by route: with thousands of routes, every lookup is a CPU
+   * cache miss or two. It lives and dies with this compiled route (a table swap compiles anew).
+   */
+  proxyState: unknown;
 }
 
 // ---- conversion from stored objects (plain JSON read from the API server or the YAML file) ----
@@ -174,6 +180,7 @@ export function routeFromInterceptorRoute(ir: Json): Route {
       };
     }),
     creationTimestampMs: timestampMs(meta),
+    proxyState: undefined,
   };
   const cold = obj(spec['coldStart']);
   const fallback = serviceRef(obj(obj(cold?.['fallback'])?.['service']), 'name');
@@ -220,6 +227,7 @@ export function routeFromHTTPScaledObject(so: Json): Route {
     ],
     staticRoutes: [],
     creationTimestampMs: timestampMs(meta),
+    proxyState: undefined,
   };
   const failover = obj(spec['coldStartTimeoutFailoverRef']);
   const fallback = serviceRef(failover, 'service');

@@ -17,11 +17,6 @@ interface PathNode {
   children: Map<string, PathNode> | undefined;
   /** Entries of the key ending at this node, in precedence order; undefined when no key ends here. */
   entries: TableEntry[] | undefined;
-  /**
-   * On a host's root: the route when the host has exactly one, on "/" and without header matchers
-   * (the common case), so a lookup needs neither the path's segments nor the trie.
-   */
-  only: Route | undefined;
 }
 
 const catchAllHost = '*';
@@ -54,7 +49,7 @@ export function pathSegments(path: string): string[] {
 }
 
 function newNode(): PathNode {
-  return { children: undefined, entries: undefined, only: undefined };
+  return { children: undefined, entries: undefined };
 }
 
 /** Sorts a key's entries the way upstream does (reference §2.4 "Entry ordering"). */
@@ -81,6 +76,11 @@ export function matchHeaders(matchers: readonly HeaderMatcher[], header: HeaderS
 export class RouteTable {
   readonly routes: readonly Route[];
   readonly #hosts = new Map<string, PathNode>();
+  /**
+   * Hosts with exactly one route, on "/" and without header matchers (the common case), to that
+   * route: a lookup then needs one Map probe, neither the path's segments nor the trie.
+   */
+  readonly #only = new Map<string, Route>();
 
   constructor(routes: readonly Route[]) {
     this.routes = routes;
@@ -96,11 +96,11 @@ export class RouteTable {
         for (const host of hosts) for (const path of paths) this.#insert(host, path, entry);
       }
     }
-    for (const root of this.#hosts.values()) {
+    for (const [host, root] of this.#hosts) {
       sortTree(root);
       const e = root.entries;
       if (root.children === undefined && e?.length === 1 && e[0]?.headers.length === 0)
-        root.only = e[0].route;
+        this.#only.set(host, e[0].route);
     }
   }
 
@@ -116,8 +116,9 @@ export class RouteTable {
    */
   lookup(host: string, path: string, header: HeaderSource): Route | undefined {
     const hostname = stripPort(host);
+    const only = this.#only.get(hostname);
+    if (only !== undefined) return only;
     const exact = this.#hosts.get(hostname);
-    if (exact?.only !== undefined) return exact.only;
     const segments = pathSegments(path);
     if (exact) {
       const r = longestPrefix(exact, segments, header);
