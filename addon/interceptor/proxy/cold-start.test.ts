@@ -13,6 +13,7 @@ import {
   startBackend,
   startTestInterceptor,
   type Backend,
+  watchQueue,
   type Obj,
 } from '../testing/harness.ts';
 import { idleDelayMs } from '../queue/watch.ts';
@@ -375,25 +376,11 @@ test('/queue/watch: snapshot on connect, "active" the moment a held request arri
   const ic = await startTestInterceptor([route(), svc, notReady()], {
     KEDA_HTTP_QUEUE_WATCH_HEARTBEAT: '200ms',
   });
-  const events: { event: string; data: string; at: number }[] = [];
-  let raw = '';
-  const watch = http.get(ic.admin('/queue/watch'));
+  const watch = await watchQueue(ic.admin('/queue/watch'));
+  const events = watch.events;
   try {
-    const res = await new Promise<http.IncomingMessage>((r) => watch.once('response', r));
-    assert.equal(res.statusCode, 200);
-    assert.equal(res.headers['content-type'], 'text/event-stream');
-    res.setEncoding('utf8');
-    res.on('data', (c: string) => {
-      raw += c;
-      let i;
-      while ((i = raw.indexOf('\n\n')) !== -1) {
-        const block = raw.slice(0, i);
-        raw = raw.slice(i + 2);
-        const ev = /^event: (.*)$/m.exec(block)?.[1] ?? 'comment';
-        const data = /^data: (.*)$/m.exec(block)?.[1] ?? block;
-        events.push({ event: ev, data, at: performance.now() });
-      }
-    });
+    assert.equal(watch.response.statusCode, 200);
+    assert.equal(watch.response.headers['content-type'], 'text/event-stream');
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(events[0]?.event, 'snapshot');
     assert.equal(events[0]?.data, '{"default/app":{"Concurrency":0,"RequestCount":0}}');
@@ -420,7 +407,7 @@ test('/queue/watch: snapshot on connect, "active" the moment a held request arri
       'heartbeat comment',
     );
   } finally {
-    watch.destroy();
+    watch.close();
     await ic.close();
   }
 });

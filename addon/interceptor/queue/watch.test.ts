@@ -6,38 +6,21 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RequestQueue } from './queue.ts';
 import { QueueWatch } from './watch.ts';
+import { watchQueue, type WatchEvent } from '../testing/harness.ts';
 
 const idleMs = 120;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function watching(
-  queue: RequestQueue,
-): Promise<{ events: { event: string; data: string }[]; close(): Promise<void> }> {
+async function watching(queue: RequestQueue): Promise<{ events: WatchEvent[]; close(): Promise<void> }> {
   const watch = new QueueWatch(queue, 60_000, idleMs);
   const server = http.createServer(watch.handle);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const events: { event: string; data: string }[] = [];
-  const req = http.get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-  const res = await new Promise<http.IncomingMessage>((r) => req.once('response', r));
-  let raw = '';
-  res.setEncoding('utf8');
-  res.on('data', (c: string) => {
-    raw += c;
-    let i;
-    while ((i = raw.indexOf('\n\n')) !== -1) {
-      const block = raw.slice(0, i);
-      raw = raw.slice(i + 2);
-      events.push({
-        event: /^event: (.*)$/m.exec(block)?.[1] ?? 'comment',
-        data: /^data: (.*)$/m.exec(block)?.[1] ?? '',
-      });
-    }
-  });
+  const watcher = await watchQueue(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
   await sleep(30);
   return {
-    events,
+    events: watcher.events,
     close: async () => {
-      req.destroy();
+      watcher.close();
       watch.close();
       await new Promise<void>((r) => server.close(() => r()));
     },

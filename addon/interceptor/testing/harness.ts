@@ -197,3 +197,40 @@ export function request(
     req.end(opts.body);
   });
 }
+
+export interface WatchEvent {
+  /** The SSE event name, or "comment" for a comment line (heartbeats). */
+  event: string;
+  /** The data line, or the whole block for comments. */
+  data: string;
+  /** performance.now() when the block arrived. */
+  at: number;
+}
+
+/** Opens a /queue/watch stream and collects its events as they arrive. */
+export async function watchQueue(
+  url: string,
+): Promise<{ response: http.IncomingMessage; events: WatchEvent[]; close(): void }> {
+  const req = http.get(url);
+  const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
+    req.once('response', resolve);
+    req.once('error', reject);
+  });
+  const events: WatchEvent[] = [];
+  let raw = '';
+  response.setEncoding('utf8');
+  response.on('data', (c: string) => {
+    raw += c;
+    let i;
+    while ((i = raw.indexOf('\n\n')) !== -1) {
+      const block = raw.slice(0, i);
+      raw = raw.slice(i + 2);
+      events.push({
+        event: /^event: (.*)$/m.exec(block)?.[1] ?? 'comment',
+        data: /^data: (.*)$/m.exec(block)?.[1] ?? block,
+        at: performance.now(),
+      });
+    }
+  });
+  return { response, events, close: () => req.destroy() };
+}
