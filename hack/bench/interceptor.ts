@@ -36,6 +36,9 @@ const repo = new URL('../../', import.meta.url).pathname;
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 4);
 const held = Number(process.env['BENCH_HELD'] ?? 10_000);
 const manyRoutes = Number(process.env['BENCH_ROUTES'] ?? 5000);
+/** The 1 vs many routes comparison: samples of each side per round, and their length. */
+const routeSamplesPerRound = 3;
+const routeSampleSeconds = 2;
 /** Another checkout of this repository (e.g. an older commit), measured on the warm path beside this one. */
 const compareTree = process.env['BENCH_COMPARE_TREE'];
 const versions = Object.fromEntries(
@@ -139,6 +142,9 @@ interface Measured {
   routesRatios?: number[];
   /** The same with every request on one route of the many-route table. */
   routesOneHostRatios?: number[];
+  /** The verdict's figures: roleBalanced() of the ratios above. */
+  routesRatio?: number;
+  routesOneHostRatio?: number;
   routesOneHostCpuUs?: number;
 }
 
@@ -235,6 +241,29 @@ function hostsWrk(port: number, hosts: number, secs: number, pid?: number): { rp
   }
 }
 
+/**
+ * The routes comparison's figure from per-sample ratios (many-route side over 1-route side): the
+ * geometric mean of the median with process A serving the many-route table and the median with
+ * process B serving it. Processes of the same code differ in speed by as much as a third here, and
+ * the role swap puts that factor in one median and its inverse in the other, so it cancels.
+ */
+function roleBalanced(ratios: number[]): number {
+  // Round r (routeSamplesPerRound samples each): B serves the many-route table in even rounds.
+  const aBig = ratios.filter((_, j) => Math.floor(j / routeSamplesPerRound) % 2 === 1);
+  const bBig = ratios.filter((_, j) => Math.floor(j / routeSamplesPerRound) % 2 === 0);
+  return Math.sqrt(median(aBig) * median(bBig));
+}
+
+/** Waits (at most 20 s) until a process uses under 2% of a core over two 250 ms windows in a row. */
+async function untilQuiet(pid: number): Promise<void> {
+  let calm = 0;
+  for (let i = 0; i < 80 && calm < 2; i++) {
+    const before = cpuSeconds(pid);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    calm = cpuSeconds(pid) - before <= 0.005 ? calm + 1 : 0;
+  }
+}
+
 interface WrkCpu {
   rps: number;
   p99ms: number;
@@ -266,11 +295,7 @@ interface Running {
 }
 
 interface RunningOurs extends Running {
-  /**
-   * Rewrites the objects file with `routes` routes (app, cold and r1..) and waits until the new
-   * table serves. The 1 vs 5,000 routes comparison runs in this one process, so that the table is
-   * all that differs between the two sides (same process, same JIT state, same heap history).
-   */
+  /** Rewrites the objects file with `routes` routes (app, cold and r1..) and waits until the new table serves. */
   setRoutes(routes: number): Promise<void>;
 }
 
@@ -396,6 +421,8 @@ async function startUpstream(): Promise<Running> {
 
 // ---------------------------------------------------------------------------------------------
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 5);
+/** An even number of rounds, so each of the two processes serves the many-route table as often. */
+const routeRounds = rounds % 2 === 0 ? rounds : rounds + 1;
 const loadBefore = loadavg()[0] ?? NaN;
 const dir = await mkdtemp(join(tmpdir(), 'bench-interceptor-'));
 const backend = await startPinned('backend', '0', nodeBin, [join(here, 'interceptor-backend.ts')], {
@@ -480,10 +507,6 @@ try {
     wrk(`http://127.0.0.1:${r.port}/`, { connections: 50, seconds: 2, cpus: '0', host: 'app.bench' }); // warm-up
   const d: number[] = [];
   const d99: number[] = [];
-  const one: { rps: number; cpuUs: number }[] = [];
-  const many: { rps: number; cpuUs: number }[] = [];
-  /** The many-route table with every request on one of its routes: the table's size alone. */
-  const manyOneHost: { rps: number; cpuUs: number }[] = [];
   for (let i = 0; i < rounds; i++) {
     const direct = wrk(`http://127.0.0.1:${backendPort}/`, { connections: 50, seconds, cpus: '0' });
     d.push(direct.rps);
@@ -497,20 +520,6 @@ try {
       if (m) m.errors += w.errors;
     }
     for (const r of refs) r.runs.push(warmRun(r.port, r.pid));
-    // 1 vs many routes in the same process, back to back, the order flipping every round so
-    // neither side always goes second. Each table gets an unrecorded 2 s first (its routes' state
-    // and metric series are created on their first request), and the round ends on 1 route.
-    const sides = [
-      { into: one, routes: 1, hosts: 1 },
-      { into: many, routes: manyRoutes, hosts: manyRoutes },
-      { into: manyOneHost, routes: manyRoutes, hosts: 1 },
-    ];
-    for (const side of i % 2 === 0 ? sides : sides.reverse()) {
-      await ours.setRoutes(side.routes);
-      hostsWrk(ours.proxyPort, side.hosts, 2);
-      side.into.push(hostsWrk(ours.proxyPort, side.hosts, seconds, ours.pid));
-    }
-    await ours.setRoutes(1);
     for (const r of running) {
       const f = await fixedRate(`http://127.0.0.1:${r.proxyPort}/`, {
         host: 'app.bench',
@@ -534,6 +543,51 @@ try {
   }
   directRps = median(d);
   directP99 = median(d99);
+
+  // 1 vs many routes: two processes of ours that swap roles every round (one serves a 1-route
+  // table, the other a many-route table, then the other way round), so neither process's own
+  // speed leans on one side. Within a round, short samples of the two (and of the many-route table
+  // with all traffic on one host) alternate in rotating order; each comparison is between
+  // neighbouring samples, and the verdict is the median of those ratios.
+  const one: { rps: number; cpuUs: number }[] = [];
+  const many: { rps: number; cpuUs: number }[] = [];
+  /** The many-route table with every request on one of its routes: the table's size alone. */
+  const manyOneHost: { rps: number; cpuUs: number }[] = [];
+  const routeProcs = [await startOurs('keda-http routes A'), await startOurs('keda-http routes B')];
+  try {
+    for (let i = 0; i < routeRounds; i++) {
+      const [small, big] = (i % 2 === 0 ? routeProcs : [...routeProcs].reverse()) as [
+        RunningOurs,
+        RunningOurs,
+      ];
+      await small.setRoutes(1);
+      await big.setRoutes(manyRoutes);
+      // A new table leaves seconds of background work (garbage collection of the parsed file and
+      // the old table, on the proxy's own core), and its routes get their state and metric series
+      // on their first request: wait until each process is quiet, run an unrecorded 2 s, and wait
+      // for quiet again, so the samples measure serving and nothing left over from the swap.
+      for (const [proc, hosts] of [
+        [small, 1],
+        [big, manyRoutes],
+      ] as const) {
+        await untilQuiet(proc.pid);
+        hostsWrk(proc.proxyPort, hosts, 2);
+        await untilQuiet(proc.pid);
+      }
+      const sides = [
+        { into: one, proxy: small, hosts: 1 },
+        { into: many, proxy: big, hosts: manyRoutes },
+        { into: manyOneHost, proxy: big, hosts: 1 },
+      ];
+      for (let k = 0; k < routeSamplesPerRound; k++) {
+        const order = [...sides.slice(k % 3), ...sides.slice(0, k % 3)];
+        for (const side of order)
+          side.into.push(hostsWrk(side.proxy.proxyPort, side.hosts, routeSampleSeconds, side.proxy.pid));
+      }
+    }
+  } finally {
+    for (const p of routeProcs) await p.stop();
+  }
 
   // Cold start: one proxy at a time (10,000 sockets each).
   for (const r of running) {
@@ -562,6 +616,8 @@ try {
             routesManyCpuUs: median(many.map((x) => x.cpuUs)),
             routesRatios: many.map((x, i) => x.rps / (one[i]?.rps ?? NaN)),
             routesOneHostRatios: manyOneHost.map((x, i) => x.rps / (one[i]?.rps ?? NaN)),
+            routesRatio: roleBalanced(many.map((x, i) => x.rps / (one[i]?.rps ?? NaN))),
+            routesOneHostRatio: roleBalanced(manyOneHost.map((x, i) => x.rps / (one[i]?.rps ?? NaN))),
             routesOneHostCpuUs: median(manyOneHost.map((x) => x.cpuUs)),
           }
         : {}),
@@ -598,7 +654,7 @@ const rows = Object.entries(results).map(([name, m]) => [
   round(m.closeAnsweredWithinMs),
   m.routesManyRps === undefined
     ? '-'
-    : `${round(m.routesManyRps)} vs ${round(m.routes1Rps ?? NaN)} (${round(median(m.routesRatios ?? []) * 100, 1)}%; CPU ${round(m.routesManyCpuUs ?? NaN, 1)} vs ${round(m.routes1CpuUs ?? NaN, 1)} us/req)`,
+    : `${round(m.routesManyRps)} vs ${round(m.routes1Rps ?? NaN)} (${round((m.routesRatio ?? NaN) * 100, 1)}%; CPU ${round(m.routesManyCpuUs ?? NaN, 1)} vs ${round(m.routes1CpuUs ?? NaN, 1)} us/req)`,
 ]);
 rows.unshift([
   'backend directly',
@@ -667,13 +723,13 @@ if (ours) {
       upstream?.closeAnsweredWithinMs,
     ),
   );
-  const ratio = median(ours.routesRatios ?? []);
+  const ratio = ours.routesRatio ?? NaN;
   verdicts.push(
-    `${manyRoutes} routes within 5% of 1 route, requests spread over all of them: ${ratio >= 0.95 ? 'met' : `MISSED by ${round((0.95 - ratio) * 100, 1)} points`} (${round(ratio * 100, 1)}%, median of the rounds' ratios: ${(ours.routesRatios ?? []).map((x) => `${round(x * 100)}%`).join(', ')}; CPU per request ${round(ours.routesManyCpuUs ?? NaN, 1)} us vs ${round(ours.routes1CpuUs ?? NaN, 1)} us)`,
+    `${manyRoutes} routes within 5% of 1 route, requests spread over all of them: ${ratio >= 0.95 ? 'met' : `MISSED by ${round((0.95 - ratio) * 100, 1)} points`} (${round(ratio * 100, 1)}%, role-balanced; the samples' ratios: ${(ours.routesRatios ?? []).map((x) => `${round(x * 100)}%`).join(', ')}; CPU per request ${round(ours.routesManyCpuUs ?? NaN, 1)} us vs ${round(ours.routes1CpuUs ?? NaN, 1)} us)`,
   );
-  const oneHost = median(ours.routesOneHostRatios ?? []);
+  const oneHost = ours.routesOneHostRatio ?? NaN;
   verdicts.push(
-    `${manyRoutes} routes, requests on one of them (the table's size alone; not the target's measure): ${round(oneHost * 100, 1)}% of 1 route (rounds: ${(ours.routesOneHostRatios ?? []).map((x) => `${round(x * 100)}%`).join(', ')}; CPU per request ${round(ours.routesOneHostCpuUs ?? NaN, 1)} us)`,
+    `${manyRoutes} routes, requests on one of them (the table's size alone; not the target's measure): ${round(oneHost * 100, 1)}% of 1 route (samples: ${(ours.routesOneHostRatios ?? []).map((x) => `${round(x * 100)}%`).join(', ')}; CPU per request ${round(ours.routesOneHostCpuUs ?? NaN, 1)} us)`,
   );
 }
 await report({
@@ -701,12 +757,12 @@ await report({
     wrk: (spawnSync('wrk', ['-v'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '').trim(),
   },
   notes: [
-    `Medians of ${rounds} interleaved rounds of ${seconds} s (direct, each proxy, 1 vs ${manyRoutes} routes, then each proxy at 1,000 req/s), so machine noise hits every proxy alike. Backend (Node, trivial "ok"), wrk, the fixed-rate client and the hold client run on core 0, the proxy under test on core 1; the local control plane shares the machine. Ours runs from a file (--from-file), upstream from the API server; readiness flips are a file rewrite (ours) and an EndpointSlice apply (upstream), so "after ready" includes each one's watch latency.`,
+    `Medians of ${rounds} interleaved rounds of ${seconds} s (direct, then each proxy, then each proxy at 1,000 req/s), so machine noise hits every proxy alike. Backend (Node, trivial "ok"), wrk, the fixed-rate client and the hold client run on core 0, the proxy under test on core 1; the local control plane shares the machine. Ours runs from a file (--from-file) with a /queue/watch reader attached, as the scaler is in a cluster; upstream runs from the API server. Readiness flips are a file rewrite (ours, read after a 50 ms debounce) and an EndpointSlice apply (upstream), so "after ready" includes each one's watch latency.`,
     'CPU us/req: user+sys CPU time of the proxy process (/proc/<pid>/stat) over each warm wrk run, divided by the requests wrk completed; median of the rounds. On this shared machine req/s swings 2x with the other tenants while CPU per request moves far less, so it is the figure to compare proxies by; contention still inflates it somewhat, for every proxy alike. The bare undici proxy (hack/bench/interceptor-engine-proxy.ts) only forwards: no routing, counting, metrics, X-Forwarded-* or hop-by-hop handling.',
     "Warm throughput: the backend leg of plain-http bodyless requests goes through a lean HTTP/1.1 client on node:http's own llhttp binding (addon/interceptor/proxy/h1-client.ts, docs/decisions/interceptor-h1-client.md) instead of undici. In interleaved runs against the previous commit (hack/bench/interceptor-cpu.ts, 10 rounds) it lowered the interceptor's CPU per request in 8 to 10 of 10 rounds, by 13-17% at the median, to within a few percent of the bare undici proxy that does nothing but forward. What remains per request is mostly the kernel's loopback TCP work for the four socket operations every proxy does (a third of the CPU time) and node:http's server side (request and response objects, header serialisation, its keep-alive timer).",
     'p99 at 1,000 req/s: at 1,000 req/s the proxy is mostly idle and the tail is set by whatever else runs on its core; on this shared machine the verdict flips with the other tenants (in the three runs made with the HTTP/1.1 client: 12.1 ms vs 16.1 ms met, 9.8 ms vs 5.5 ms and 71 ms vs 23 ms missed; before it, 193 ms vs 197 ms met and 316 ms vs 223 ms missed). Garbage collection is not it: young-generation pauses of 1 to 3 ms come about every 2 s at this rate.',
-    '10,000 held answered within 1 s: releasing 10,000 requests in 1 s needs 10,000 req/s through one core, about what ours reaches here at best. KEDA_HTTP_MAX_CONNS_PER_HOST (512) keeps the release from opening 10,000 connections against the just-ready backend, whose SYN backlog drops cost upstream seconds. With the HTTP/1.1 client ours released all 10,000 in 1.2 s to 2.1 s across three runs, upstream in 4.9 s to 5.4 s (before it: ours 4.0 s to 11.8 s, upstream 8.2 s to 14.9 s).',
-    "5,000 routes: profiles of a 5,000-route process under requests spread over every route showed the cost in CPU cache misses on per-route state (counters, gauges, metric series, map entries), not in the lookup itself; a counted request now reaches its route's state through one lookup per compiled route, and a host with a single plain route is answered without walking the path trie. In interleaved runs (two processes, 3 s rounds) the 5,000-route process then used about 7% more CPU per request than the 2-route one, down from about 15%; the req/s ratio here also moves with machine noise, by 10 points or more between runs.",
+    "10,000 held answered within 1 s: every held request is its own connection from a raw-socket client (hack/bench/interceptor-hold-client.ts; node:http's client used 0.6 s of CPU for 10,000 responses on the core it shares with the backend), once keeping its connections (keep-alive, the HTTP/1.1 default) and once sending Connection: close, so the proxy also closes each connection as it answers. Held requests are released FIFO, 64 per event-loop turn (docs/decisions/interceptor-paced-release.md): the first answers leave within one turn while the rest are still being released. Before that change every held request resumed in one synchronous burst (200-400 ms on one core with the backend idle) and the last of 10,000 came 1.2 s to 2.1 s after readiness. KEDA_HTTP_MAX_CONNS_PER_HOST (512) keeps the release from opening 10,000 connections against the just-ready backend, whose SYN backlog drops cost upstream seconds. The proxy needs about 60 to 90 us of CPU per released request, so 1 s is near what one core allows: the figure moves by a few hundred ms between runs with the machine's other load.",
+    `${manyRoutes} routes: two more processes of ours, one serving a 1-route table and the other a ${manyRoutes}-route table, swap roles every round (objects file rewritten; then, for each process, a wait until it is quiet, an unrecorded 2 s on its table and another wait: a new table leaves seconds of garbage collection on the proxy's core), so neither process's own speed leans on one side; within a round, ${routeSamplesPerRound} samples of ${routeSampleSeconds} s of each side alternate in rotating order, and each sample is compared with its neighbour on the other side. The figure is the geometric mean of the median ratio with process A serving the many-route table and the median with process B serving it: two processes of the same code here differed in speed by a third on the same work, consistently over a run, and the role swap cancels that factor. Requests spread over all ${manyRoutes} routes (a random Host per request, the same wrk script on both sides) cost more than requests to one route for two reasons. Per-route state (the route, its counter, gauge and metric series) misses the CPU cache when thousands of routes take turns; it now sits on the compiled route itself, found without a map lookup. And with ${manyRoutes} routes and 50 connections a route's concurrency goes 0 -> 1 -> 0 on nearly every request, which push activation watches; /queue/watch now announces idle only after a second at 0. The one-host line shows the table's size alone.`,
     `Load average (1 min) on this shared 2-core machine: ${round(loadBefore, 1)} at the start, ${round(loadavg()[0] ?? NaN, 1)} at the end; other engineers' builds and tests ran at the same time, so absolute numbers swing by 2x or more between rounds and only same-run ratios mean anything.`,
     ...notes,
   ],
