@@ -350,6 +350,32 @@ test('a refused connection to a just-ready endpoint is retried on the next endpo
   }
 });
 
+test('a deadline that ends the retries of a refused connection answers 502, not 504', async () => {
+  const dead = net.createServer();
+  await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+  const deadPort = (dead.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => dead.close(() => r())); // nothing listens there: ECONNREFUSED
+  const ic = await startTestInterceptor([
+    route({ timeouts: { request: '200ms' } }),
+    svc,
+    endpointSlice('app', [{ ip: '127.0.0.1' }], deadPort),
+  ]);
+  try {
+    const pending = request(ic.url('/'), { headers: host });
+    // Mid-way through the retries, hold this process (and the in-process interceptor) past the
+    // deadline, so that the deadline and a pending retry come due together, as on a busy machine.
+    await new Promise((r) => setTimeout(r, 100));
+    const until = performance.now() + 200;
+    while (performance.now() < until) {
+      /* busy */
+    }
+    const r = await pending;
+    assert.equal(r.status, 502);
+  } finally {
+    await ic.close();
+  }
+});
+
 test('a single endpoint that starts listening shortly after turning ready is reached by retrying', async () => {
   const late = http.createServer((_req, res) => res.end('late-but-fine'));
   await new Promise<void>((r) => late.listen(0, '127.0.0.1', r));

@@ -199,6 +199,12 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
   readonly #retryUntil: number;
   #controller: Dispatcher.DispatchController | undefined;
   #attempt = 0;
+  /**
+   * Set once an attempt's connection was refused or reset before any byte was sent. If the
+   * deadline then ends the retries, the answer is the backend's failure (502), not a 504: the time
+   * went to retrying a backend that was not there, which upstream would have answered 502 at once.
+   */
+  #refused = false;
   #responded = false;
   #pendingHead: { statusCode: number; headers: OutgoingHttpHeaders } | undefined;
   #done = false;
@@ -332,6 +338,7 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
       performance.now() + retryDelayMs(this.#attempt) < this.#retryUntil
     ) {
       // Nothing was sent (the connection never opened): safe to try again, next endpoint first.
+      this.#refused = true;
       setTimeout(() => {
         if (!this.#done) this.start(this.#attempt + 1);
       }, retryDelayMs(this.#attempt)).unref();
@@ -339,7 +346,7 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
     }
     this.#finish();
     const res = this.#res;
-    const status = isTimeout(err) ? 504 : 502;
+    const status = isTimeout(err) && !(err instanceof DeadlineExceeded && this.#refused) ? 504 : 502;
     this.#opts.onUpstreamError?.(err, status);
     if (!res.headersSent) {
       const cold = this.#opts.coldStartHeader;
@@ -366,11 +373,15 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
       this.#controller.abort(new DeadlineExceeded());
       return;
     }
-    // Between retries: nothing in flight to abort, answer now.
+    // Between retries of a refused connection: nothing in flight to abort, answer now.
     this.#finish();
     const cold = this.#opts.coldStartHeader;
     if (!this.#res.headersSent)
-      writeError(this.#res, 504, cold === undefined ? undefined : { 'x-keda-http-cold-start': cold });
+      writeError(
+        this.#res,
+        this.#refused ? 502 : 504,
+        cold === undefined ? undefined : { 'x-keda-http-cold-start': cold },
+      );
     else this.#res.destroy();
   };
 }
