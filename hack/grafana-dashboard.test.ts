@@ -19,6 +19,7 @@ import {
   type InterceptorProcess,
   type ScalerProcess,
 } from '../addon/scaler/testing/processes.ts';
+import { refusingPort } from '../addon/interceptor/testing/harness.ts';
 import { eventually } from '../tests/harness/eventually.ts';
 
 const poll = { timeoutMs: 20_000, intervalMs: 100 };
@@ -494,10 +495,7 @@ before(async () => {
   await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
   const backendPort = (backend.address() as AddressInfo).port;
   // A port nothing listens on, for a 502.
-  const closed = http.createServer();
-  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
-  const closedPort = (closed.address() as AddressInfo).port;
-  await new Promise((r) => closed.close(r));
+  const closedPort = await refusingPort();
 
   const objects = [
     route('web', 'web.test', 'web'),

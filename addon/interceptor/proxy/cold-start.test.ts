@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import {
   endpointSlice,
   interceptorRoute,
@@ -13,6 +13,7 @@ import {
   startBackend,
   startTestInterceptor,
   type Backend,
+  refusingPort,
   watchQueue,
   type Obj,
 } from '../testing/harness.ts';
@@ -331,10 +332,7 @@ test('bounded holding: past the per-route limit (route field) and the global lim
 });
 
 test('a refused connection to a just-ready endpoint is retried on the next endpoint: no 502', async () => {
-  const dead = net.createServer();
-  await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
-  const deadPort = (dead.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => dead.close(() => r())); // nothing listens there now: ECONNREFUSED
+  const deadPort = await refusingPort(); // ECONNREFUSED
   const slices = [
     endpointSlice('app', [{ ip: '127.0.0.1' }], deadPort, 'http', 'default', 'app-a'),
     endpointSlice('app', [{ ip: '127.0.0.1' }], backend.port, 'http', 'default', 'app-b'),
@@ -351,10 +349,7 @@ test('a refused connection to a just-ready endpoint is retried on the next endpo
 });
 
 test('a deadline that ends the retries of a refused connection answers 502, not 504', async () => {
-  const dead = net.createServer();
-  await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
-  const deadPort = (dead.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => dead.close(() => r())); // nothing listens there: ECONNREFUSED
+  const deadPort = await refusingPort(); // ECONNREFUSED
   const ic = await startTestInterceptor([
     route({ timeouts: { request: '200ms' } }),
     svc,

@@ -234,3 +234,12 @@ export async function watchQueue(
   });
   return { response, events, close: () => req.destroy() };
 }
+
+/** A loopback port that was free a moment ago and has nothing listening: connecting is refused. */
+export async function refusingPort(): Promise<number> {
+  const s = http.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
