@@ -7,7 +7,7 @@ import type { InterceptorConfig } from '../config.ts';
 import type { ReadyEndpointsCache } from '../endpoints/ready-cache.ts';
 import { TargetResolutionError, type ResolvedTarget, type TargetResolver } from '../endpoints/targets.ts';
 import type { ConcurrencyGauge, InterceptorMetrics, RouteSeries } from '../metrics.ts';
-import type { Count, RequestQueue } from '../queue/queue.ts';
+import type { Counter, RequestQueue } from '../queue/queue.ts';
 import type { LiveRouteTable } from '../routing/live-table.ts';
 import type { Route } from '../routing/route.ts';
 import { findStaticRoute } from '../routing/static-match.ts';
@@ -78,7 +78,7 @@ function hostOrigin(scheme: string, host: string, port: number): string {
  * one. The resolved targets are re-resolved when a Service changes (the resolver's generation).
  */
 interface RouteState {
-  count: Count | undefined;
+  count: Counter | undefined;
   gauge: ConcurrencyGauge;
   series: RouteSeries;
   requestMs: number;

@@ -7,19 +7,34 @@ export interface Count {
   RequestCount: number;
 }
 
+/** A key's live counts, plus what the proxy's hot path needs to find without a lookup. */
+export class Counter implements Count {
+  Concurrency = 0;
+  RequestCount = 0;
+  /** False once the key is removed: requests still in flight finish through it, announcing nothing. */
+  live = true;
+  /**
+   * The transition listener's own per-key state (the /queue/watch stream's record), kept here so a
+   * transition, which can come on nearly every request, costs no map lookup.
+   */
+  listenerState: unknown = undefined;
+}
+
 export type Transition = 'active' | 'idle';
-export type TransitionListener = (kind: Transition, key: string, count: Readonly<Count>) => void;
+export type TransitionListener = (kind: Transition, key: string, count: Counter) => void;
 
 export class RequestQueue {
-  readonly #counts = new Map<string, Count>();
-  readonly #listeners = new Set<TransitionListener>();
+  readonly #counts = new Map<string, Counter>();
+  #listeners: readonly TransitionListener[] = [];
 
   /** Makes a key known (counting a key that was never ensured is a silent no-op, like upstream). */
   ensureKey(key: string): void {
-    if (!this.#counts.has(key)) this.#counts.set(key, { Concurrency: 0, RequestCount: 0 });
+    if (!this.#counts.has(key)) this.#counts.set(key, new Counter());
   }
 
   removeKey(key: string): void {
+    const c = this.#counts.get(key);
+    if (c) c.live = false;
     this.#counts.delete(key);
   }
 
@@ -28,50 +43,57 @@ export class RequestQueue {
   }
 
   /** Returns the live counter so the caller can decrease the same object later, even if the key is removed. */
-  increase(key: string): Count | undefined {
+  increase(key: string): Counter | undefined {
     const c = this.#counts.get(key);
     if (c) this.increaseCounter(key, c);
     return c;
   }
 
   /** The key's live counter, for a caller that counts through it many times (increaseCounter). */
-  counter(key: string): Count | undefined {
+  counter(key: string): Counter | undefined {
     return this.#counts.get(key);
   }
 
   /** increase() through a counter the caller already holds (from counter()). */
-  increaseCounter(key: string, c: Count): void {
+  increaseCounter(key: string, c: Counter): void {
     c.Concurrency++;
     c.RequestCount++;
     if (c.Concurrency === 1) this.#emit('active', key, c);
   }
 
-  decrease(key: string, c: Count): void {
+  decrease(key: string, c: Counter): void {
     if (c.Concurrency <= 0) return;
     c.Concurrency--;
-    if (c.Concurrency === 0 && this.#counts.get(key) === c) this.#emit('idle', key, c);
+    if (c.Concurrency === 0 && c.live) this.#emit('idle', key, c);
   }
 
-  get(key: string): Readonly<Count> | undefined {
+  get(key: string): Readonly<Counter> | undefined {
     return this.#counts.get(key);
+  }
+
+  /** Every live counter, keyed by route key. */
+  entries(): IterableIterator<[string, Counter]> {
+    return this.#counts.entries();
   }
 
   /** Upstream's /queue body: Go's json.Encoder over a map (keys sorted) plus a newline. */
   toJSON(): string {
     const keys = [...this.#counts.keys()].sort();
     const parts = keys.map((k) => {
-      const c = this.#counts.get(k) as Count;
+      const c = this.#counts.get(k) as Counter;
       return `${JSON.stringify(k)}:{"Concurrency":${c.Concurrency},"RequestCount":${c.RequestCount}}`;
     });
     return `{${parts.join(',')}}\n`;
   }
 
   onTransition(listener: TransitionListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    this.#listeners = [...this.#listeners, listener];
+    return () => {
+      this.#listeners = this.#listeners.filter((l) => l !== listener);
+    };
   }
 
-  #emit(kind: Transition, key: string, c: Count): void {
+  #emit(kind: Transition, key: string, c: Counter): void {
     for (const l of this.#listeners) l(kind, key, c);
   }
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RequestQueue } from './queue.ts';
-import { QueueWatch } from './watch.ts';
+import { QueueWatch, minWriteIntervalMs } from './watch.ts';
 import { watchQueue, type WatchEvent } from '../testing/harness.ts';
 
 const idleMs = 120;
@@ -78,6 +78,74 @@ test('a route active when the client connects is idle-announced once it drains',
       w.events.map((e) => e.event),
       ['snapshot', 'idle'],
     );
+  } finally {
+    await w.close();
+  }
+});
+
+test('the first event after a quiet spell is written at the end of its turn; the ones right after it share one write', async () => {
+  const q = new RequestQueue();
+  for (const k of ['ns/a', 'ns/b', 'ns/c']) q.ensureKey(k);
+  const watch = new QueueWatch(q, 60_000, idleMs);
+  const writes: string[] = [];
+  const server = http.createServer((req, res) => {
+    const write = res.write.bind(res) as (chunk: string) => boolean;
+    res.write = ((chunk: string) => {
+      writes.push(String(chunk));
+      return write(chunk);
+    }) as typeof res.write;
+    watch.handle(req, res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const watcher = await watchQueue(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+  try {
+    await sleep(minWriteIntervalMs * 3);
+    assert.equal(writes.length, 1, 'the snapshot');
+    q.increase('ns/a');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(writes.length, 2, 'the first active leaves without waiting');
+    assert.match(writes[1] ?? '', /"key":"ns\/a"/);
+    q.increase('ns/b');
+    q.increase('ns/c');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(writes.length, 2, 'the next ones wait for the interval');
+    await sleep(minWriteIntervalMs * 3);
+    assert.equal(writes.length, 3);
+    assert.match(
+      writes[2] ?? '',
+      /event: active\ndata: \{"key":"ns\/b".*\n\nevent: active\ndata: \{"key":"ns\/c"/s,
+    );
+    assert.deepEqual(
+      watcher.events.map((e) => JSON.parse(e.data) as { key?: string }).map((d) => d.key),
+      [undefined, 'ns/a', 'ns/b', 'ns/c'],
+    );
+  } finally {
+    watcher.close();
+    watch.close();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
+test('a route removed while its idle is pending is announced idle with zeros', async () => {
+  const q = new RequestQueue();
+  q.ensureKey('ns/gone');
+  const w = await watching(q);
+  try {
+    const c = q.increase('ns/gone');
+    assert.ok(c);
+    await sleep(20);
+    q.decrease('ns/gone', c);
+    q.removeKey('ns/gone');
+    await sleep(idleMs * 1.5 + 50);
+    assert.deepEqual(
+      w.events.map((e) => e.event),
+      ['snapshot', 'active', 'idle'],
+    );
+    assert.deepEqual(JSON.parse(w.events[2]?.data ?? ''), {
+      key: 'ns/gone',
+      Concurrency: 0,
+      RequestCount: 0,
+    });
   } finally {
     await w.close();
   }
