@@ -7,12 +7,8 @@ import { EnvReader, parseFlags } from '../addon/shared/config.ts';
 import { listen, metricsRoute, probe } from '../addon/shared/http-server.ts';
 import { Lifecycle } from '../addon/shared/lifecycle.ts';
 import { createRegistry } from '../addon/shared/metrics.ts';
-import {
-  commonFlagSpec,
-  loadKubeConfig,
-  loggerFromFlags,
-  parseBindAddress,
-} from '../addon/shared/service.ts';
+import { loadKubeConfig } from '../addon/shared/kubeconfig.ts';
+import { commonFlagSpec, loggerFromFlags, parseBindAddress } from '../addon/shared/service.ts';
 import { kinds } from './kinds.ts';
 import { AddonReconciler, servedKeda } from './reconciler.ts';
 import { managedByLabel, managedByValue } from './render/values.ts';

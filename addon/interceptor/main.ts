@@ -22,7 +22,7 @@ export async function main(argv: string[]): Promise<number> {
   const { config, warnings } = readConfig();
   for (const w of warnings) log.warn(w);
 
-  const store = openStore(flags, log, {
+  const store = await openStore(flags, log, {
     kinds: ['InterceptorRoute', 'HTTPScaledObject', 'Service', 'EndpointSlice', 'ConfigMap'],
     ...(config.watchNamespace === '' ? {} : { namespace: config.watchNamespace }),
     resyncPeriodMs: config.resyncPeriodMs,

@@ -27,7 +27,7 @@ export async function main(argv: string[]): Promise<number> {
 
   // Upstream's scaler RBAC: EndpointSlices, HTTPScaledObjects, InterceptorRoutes, all namespaces.
   // Only the admin Service's EndpointSlices are of interest, so only those are watched.
-  const store = openStore(flags, log, {
+  const store = await openStore(flags, log, {
     kinds: ['InterceptorRoute', 'HTTPScaledObject', 'EndpointSlice'],
     resyncPeriodMs: config.resyncPeriodMs,
     labelSelectors: { EndpointSlice: `kubernetes.io/service-name=${config.adminService}` },

@@ -1,6 +1,6 @@
-// Start-up pieces every long-running service shares: the logger from upstream's zap flags (or env),
-// the kubeconfig from the usual places, and Go-style bind addresses (":8080", "127.0.0.1:9090").
-import { KubeConfig } from '@kubernetes/client-node';
+// Start-up pieces every long-running service shares: the logger from upstream's zap flags (or env)
+// and Go-style bind addresses (":8080", "127.0.0.1:9090"). The kubeconfig loader is in
+// kubeconfig.ts, so a service running from a file never loads the Kubernetes client.
 import { ConfigError, parseFlags } from './config.ts';
 import { createLogger, parseLogLevel, type LogFormat, type Logger } from './log.ts';
 
@@ -37,19 +37,6 @@ export function loggerFromFlags(
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return createLogger({ component, level, format: formatText as LogFormat });
-}
-
-/** --kubeconfig, else $KUBECONFIG, ~/.kube/config or the in-cluster service account. */
-export function loadKubeConfig(path?: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  if (!kc.getCurrentCluster()) {
-    throw new ConfigError([
-      'no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a Pod with a service account',
-    ]);
-  }
-  return kc;
 }
 
 /** Parses a Go-style listen address: ":8080" (all interfaces), "127.0.0.1:9090", "0" or "" (off). */

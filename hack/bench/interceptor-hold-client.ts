@@ -21,12 +21,13 @@ const request = Buffer.from(
   'latin1',
 );
 const statuses: Record<string, number> = {};
+let first = 0;
 let last = 0;
 let done = 0;
 let sent = 0;
 
 const finish = (): void => {
-  process.stdout.write(`${JSON.stringify({ statuses, lastAnsweredAt: last, answered: done })}\n`);
+  process.stdout.write(`${JSON.stringify({ statuses, firstAnsweredAt: first, lastAnsweredAt: last, answered: done })}\n`);
   process.exit(0);
 };
 setTimeout(finish, timeoutMs).unref();
@@ -64,6 +65,7 @@ for (let i = 0; i < n; i++) {
     if (status === undefined) return;
     answered = true;
     last = Date.now();
+    if (first === 0) first = last;
     count(status);
   });
   socket.once('end', () => {

@@ -5,7 +5,7 @@ import type { ResourceKind } from '../../api/meta.ts';
 import { KubeClient } from '../../runtime/client.ts';
 import { Informer } from '../../runtime/informer.ts';
 import type { Logger } from '../log.ts';
-import { loadKubeConfig } from '../service.ts';
+import { loadKubeConfig } from '../kubeconfig.ts';
 import { ChangeNotifier, type ObjectStore, type StoreKind, type StoredObject } from './store.ts';
 
 const resources: Record<StoreKind, ResourceKind> = {

@@ -1,17 +1,19 @@
 // The choice both data-plane services offer: `--from-file <objects.yaml>` (FileStore) or the
 // cluster's informers (ClusterStore, credentials from --kubeconfig or the usual places).
+// The cluster store (and with it the Kubernetes client) is loaded only when it is used.
 import type { Logger } from '../log.ts';
-import { ClusterStore, type ClusterStoreOptions } from './cluster-store.ts';
+import type { ClusterStoreOptions } from './cluster-store.ts';
 import { FileStore } from './file-store.ts';
 import type { ObjectStore } from './store.ts';
 
-export function openStore(
+export async function openStore(
   flags: Readonly<Record<string, string | boolean>>,
   log: Logger,
   cluster: Omit<ClusterStoreOptions, 'log' | 'kubeconfigPath'>,
-): ObjectStore {
+): Promise<ObjectStore> {
   const fromFile = flags['from-file'];
   if (typeof fromFile === 'string') return new FileStore(fromFile, log);
+  const { ClusterStore } = await import('./cluster-store.ts');
   const kubeconfig = flags['kubeconfig'];
   return new ClusterStore({
     ...cluster,
