@@ -57,6 +57,8 @@ export class FileStore implements ObjectStore {
   #watcher: FSWatcher | undefined;
   #reloadTimer: NodeJS.Timeout | undefined;
   #lastText: string | undefined;
+  /** Loads run one after another, so a slow read never applies an older text over a newer one. */
+  #loading: Promise<void> = Promise.resolve();
 
   constructor(path: string, log: Logger) {
     this.#path = path;
@@ -88,10 +90,16 @@ export class FileStore implements ObjectStore {
 
   /** Re-reads the file now (tests and SIGHUP-style reloads); a broken file keeps the last good view. */
   reload(): Promise<void> {
-    return this.#load(false);
+    return this.#queueLoad(true);
   }
 
-  async #load(first: boolean): Promise<void> {
+  #queueLoad(reportErrors: boolean): Promise<void> {
+    this.#loading = this.#loading.then(() => this.#load(false, reportErrors));
+    return this.#loading;
+  }
+
+  /** `reportErrors` false: a broken file is not logged (a later load reads it again and will). */
+  async #load(first: boolean, reportErrors = true): Promise<void> {
     let text: string;
     let objects: StoredObject[];
     try {
@@ -100,6 +108,7 @@ export class FileStore implements ObjectStore {
       objects = parseObjects(text, this.#path);
     } catch (err) {
       if (first) throw err;
+      if (!reportErrors) return;
       this.#log.error('could not reload objects file; keeping the last good version', {
         path: this.#path,
         ...errorFields(err),
@@ -123,8 +132,15 @@ export class FileStore implements ObjectStore {
     const name = basename(this.#path);
     this.#watcher = watch(dirname(this.#path), (_event, file) => {
       if (file !== null && file !== name) return;
+      // The first change after a quiet spell is read at once, so a readiness flip reaches the proxy
+      // without waiting; an editor's write may be half done then, so errors wait for the second
+      // read, 50 ms after the writes stop.
+      if (this.#reloadTimer === undefined) void this.#queueLoad(false);
       clearTimeout(this.#reloadTimer);
-      this.#reloadTimer = setTimeout(() => void this.#load(false), 50);
+      this.#reloadTimer = setTimeout(() => {
+        this.#reloadTimer = undefined;
+        void this.#queueLoad(true);
+      }, 50);
     });
     this.#watcher.unref();
   }
