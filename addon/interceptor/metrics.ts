@@ -30,8 +30,12 @@ interface RequestSeries {
   labels: { code: string; method: string; route_name: string; route_namespace: string };
   count: number;
   sum: number;
-  /** Non-cumulative counts per bucket; the last slot is +Inf. */
-  buckets: Float64Array;
+  /**
+   * Non-cumulative counts per bucket; the last slot is +Inf. A plain array of small integers: it
+   * lives on the V8 heap next to its series, where a 15-slot Float64Array's store would be
+   * allocated apart (over 64 bytes), one more cache miss per request when thousands of routes take turns.
+   */
+  buckets: number[];
 }
 
 /** A route's request series, method -> status code -> series; the handler finds it once per route. */
@@ -190,7 +194,7 @@ export class InterceptorMetrics {
           },
           count: 0,
           sum: 0,
-          buckets: new Float64Array(durationBuckets.length + 1),
+          buckets: new Array<number>(durationBuckets.length + 1).fill(0),
         };
         byMethod.set(code, s);
       }
@@ -221,7 +225,7 @@ export class InterceptorMetrics {
       for (const s of [...byRoute.byMethod.values()].flatMap((m) => [...m.values()])) {
         const key = `${s.labels.code} ${s.labels.method}`;
         const m = merged.get(key);
-        if (!m) merged.set(key, { ...s, buckets: Float64Array.from(s.buckets) });
+        if (!m) merged.set(key, { ...s, buckets: [...s.buckets] });
         else {
           m.count += s.count;
           m.sum += s.sum;
