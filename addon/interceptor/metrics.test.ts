@@ -80,3 +80,36 @@ test('upstream metric names, labels and buckets; unmatched requests have empty r
     await backend.close();
   }
 });
+
+test('interceptor_request_concurrency counts requests in flight, held ones included, and returns to 0', async () => {
+  const objs = [
+    interceptorRoute(
+      'app',
+      { target: { service: 'app', port: 80 }, rules: [{ hosts: ['app.test'] }] },
+      'team',
+    ),
+    service('app', [{ name: 'http', port: 80 }], 'team'),
+  ];
+  const backend = await startBackend((_req, res) => res.end('ok'));
+  const ic = await startTestInterceptor([
+    ...objs,
+    endpointSlice('app', [{ ip: '127.0.0.1', ready: false }], backend.port, 'http', 'team'),
+  ]);
+  const gauge = async (): Promise<string | undefined> => {
+    const m = await request(`http://127.0.0.1:${ic.running.metricsPort}/metrics`);
+    return /interceptor_request_concurrency\{route_name="app",route_namespace="team"\} (\d+)/.exec(
+      m.body,
+    )?.[1];
+  };
+  try {
+    const held = [1, 2].map(() => request(ic.url('/'), { headers: { host: 'app.test' } }));
+    for (let i = 0; i < 50 && (await gauge()) !== '2'; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await gauge(), '2', 'two held requests');
+    await ic.update([...objs, endpointSlice('app', [{ ip: '127.0.0.1' }], backend.port, 'http', 'team')]);
+    for (const r of await Promise.all(held)) assert.equal(r.status, 200);
+    assert.equal(await gauge(), '0');
+  } finally {
+    await ic.close();
+    await backend.close();
+  }
+});

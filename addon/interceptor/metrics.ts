@@ -45,10 +45,13 @@ export class RouteSeries {
   last: RequestSeries | undefined;
 }
 
-/** A route's in-flight gauge; handlers hold the object and add to `value` directly. */
-export interface ConcurrencyGauge {
+/**
+ * A route's in-flight gauge. Its value is the route's queue counter, read at scrape time: the
+ * queue counts exactly the requests the gauge shows, so the hot path updates one number, not two.
+ */
+interface ConcurrencyGauge {
   labels: { route_name: string; route_namespace: string };
-  value: number;
+  source: { readonly Concurrency: number } | undefined;
 }
 
 interface MetricValue {
@@ -132,7 +135,11 @@ export class InterceptorMetrics {
         'interceptor_request_concurrency',
         'Concurrent requests at the interceptor proxy',
         'gauge',
-        () => [...this.#concurrency.values()].map((g) => ({ labels: g.labels, value: g.value })),
+        () =>
+          [...this.#concurrency.values()].map((g) => ({
+            labels: g.labels,
+            value: g.source?.Concurrency ?? 0,
+          })),
       ),
     );
     this.pending = new Gauge({
@@ -207,14 +214,17 @@ export class InterceptorMetrics {
     (s.buckets[i] as number)++;
   }
 
-  concurrency(routeKey: string, namespace: string, name: string): ConcurrencyGauge {
-    let g = this.#concurrency.get(routeKey);
-    if (!g)
-      this.#concurrency.set(
-        routeKey,
-        (g = { labels: { route_name: name, route_namespace: namespace }, value: 0 }),
-      );
-    return g;
+  /** Shows `source.Concurrency` (the route's queue counter) as the route's concurrency gauge. */
+  trackConcurrency(
+    routeKey: string,
+    namespace: string,
+    name: string,
+    source: { readonly Concurrency: number } | undefined,
+  ): void {
+    const g = this.#concurrency.get(routeKey);
+    if (g) g.source = source;
+    else
+      this.#concurrency.set(routeKey, { labels: { route_name: name, route_namespace: namespace }, source });
   }
 
   #allSeries(): RequestSeries[] {

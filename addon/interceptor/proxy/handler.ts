@@ -6,7 +6,7 @@ import type { Logger } from '../../shared/log.ts';
 import type { InterceptorConfig } from '../config.ts';
 import type { ReadyEndpointsCache } from '../endpoints/ready-cache.ts';
 import { TargetResolutionError, type ResolvedTarget, type TargetResolver } from '../endpoints/targets.ts';
-import type { ConcurrencyGauge, InterceptorMetrics, RouteSeries } from '../metrics.ts';
+import type { InterceptorMetrics, RouteSeries } from '../metrics.ts';
 import type { Counter, RequestQueue } from '../queue/queue.ts';
 import type { LiveRouteTable } from '../routing/live-table.ts';
 import type { Route } from '../routing/route.ts';
@@ -79,7 +79,6 @@ function hostOrigin(scheme: string, host: string, port: number): string {
  */
 interface RouteState {
   count: Counter | undefined;
-  gauge: ConcurrencyGauge;
   series: RouteSeries;
   requestMs: number;
   responseHeaderMs: number;
@@ -157,14 +156,13 @@ export class ProxyHandler {
     }
 
     // Counting happens before the placeholder and the cold-start wait, so held requests wake the scaler.
-    const { count, gauge, series } = state;
+    // The count is also the route's concurrency gauge (metrics.trackConcurrency).
+    const { count, series } = state;
     if (count) d.queue.increaseCounter(route.key, count);
-    gauge.value++;
     // 'on', not 'once': a response closes once, and once() would wrap every listener in another closure.
     res.on('close', () => {
       clearTimeout(deadlineTimer);
       if (count) d.queue.decrease(route.key, count);
-      gauge.value--;
       this.#observe(req, res, start, route, series);
     });
 
@@ -192,9 +190,10 @@ export class ProxyHandler {
     let state = route.proxyState as RouteState | undefined;
     if (state === undefined) {
       const d = this.#d;
+      const count = d.queue.counter(route.key);
+      d.metrics.trackConcurrency(route.key, route.namespace, route.name, count);
       route.proxyState = state = {
-        count: d.queue.counter(route.key),
-        gauge: d.metrics.concurrency(route.key, route.namespace, route.name),
+        count,
         series: d.metrics.routeSeries(route.key),
         requestMs: requestTimeoutMs(route, d.config),
         responseHeaderMs: responseHeaderTimeoutMs(route, d.config),

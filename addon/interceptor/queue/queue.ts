@@ -7,17 +7,27 @@ export interface Count {
   RequestCount: number;
 }
 
-/** A key's live counts, plus what the proxy's hot path needs to find without a lookup. */
+/**
+ * A key's live counts, and the /queue/watch stream's state for the key. One object per route: with
+ * requests spread over thousands of routes, each object a request touches is a likely cache miss,
+ * and a route's transition (0 -> 1 -> 0 on nearly every request then) needs no other.
+ */
 export class Counter implements Count {
+  readonly key: string;
   Concurrency = 0;
   RequestCount = 0;
   /** False once the key is removed: requests still in flight finish through it, announcing nothing. */
   live = true;
-  /**
-   * The transition listener's own per-key state (the /queue/watch stream's record), kept here so a
-   * transition, which can come on nearly every request, costs no map lookup.
-   */
-  listenerState: unknown = undefined;
+  /** /queue/watch (watch.ts): whether `active` is what its clients last heard for this key. */
+  watchAnnouncedActive = false;
+  /** /queue/watch: the idle check count when the key went to 0; -1 while it is above 0. */
+  watchIdleSince = -1;
+  /** /queue/watch: whether the key is in the idle candidates already. */
+  watchIdleCandidate = false;
+
+  constructor(key: string) {
+    this.key = key;
+  }
 }
 
 export type Transition = 'active' | 'idle';
@@ -29,7 +39,7 @@ export class RequestQueue {
 
   /** Makes a key known (counting a key that was never ensured is a silent no-op, like upstream). */
   ensureKey(key: string): void {
-    if (!this.#counts.has(key)) this.#counts.set(key, new Counter());
+    if (!this.#counts.has(key)) this.#counts.set(key, new Counter(key));
   }
 
   removeKey(key: string): void {

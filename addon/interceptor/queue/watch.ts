@@ -20,17 +20,6 @@ const idleChecksPerDelay = 4;
  */
 export const minWriteIntervalMs = 10;
 
-/** What the stream last announced for a route, kept on the route's counter (Counter.listenerState). */
-interface RouteWatch {
-  key: string;
-  counter: Counter;
-  announcedActive: boolean;
-  /** The idle check count when the route went to 0; -1 while it is above 0. */
-  idleSince: number;
-  /** Whether it is in the idle candidates already. */
-  candidate: boolean;
-}
-
 export class QueueWatch {
   readonly #queue: RequestQueue;
   readonly #clients = new Set<ServerResponse>();
@@ -39,7 +28,7 @@ export class QueueWatch {
   #heartbeat: NodeJS.Timeout | undefined;
   #idleCheck: NodeJS.Timeout | undefined;
   /** Announced-active routes that went to 0, to check at the next idle checks (each at most once). */
-  #idleCandidates: RouteWatch[] = [];
+  #idleCandidates: Counter[] = [];
   #checks = 0;
   /** Events not yet written (see minWriteIntervalMs), and when the last write was. */
   #unsent = '';
@@ -67,9 +56,8 @@ export class QueueWatch {
     req.socket.setNoDelay(true);
     if (this.#clients.size === 0) {
       // Nobody was listening, so nothing was tracked: start from what the snapshot says.
-      for (const [key, counter] of this.#queue.entries())
-        if (counter.Concurrency > 0)
-          counter.listenerState = { key, counter, announcedActive: true, idleSince: -1, candidate: false };
+      for (const [, counter] of this.#queue.entries())
+        if (counter.Concurrency > 0) counter.watchAnnouncedActive = true;
     }
     // Earlier events go to the earlier clients only; the snapshot already holds their effect.
     this.#flush();
@@ -86,50 +74,41 @@ export class QueueWatch {
 
   #onTransition(kind: Transition, key: string, count: Counter): void {
     if (this.#clients.size === 0) return;
-    let r = count.listenerState as RouteWatch | undefined;
-    if (r === undefined)
-      count.listenerState = r = {
-        key,
-        counter: count,
-        announcedActive: false,
-        idleSince: -1,
-        candidate: false,
-      };
     if (kind === 'active') {
       // Back above 0 before its idle was announced: to the clients it never stopped being active.
-      r.idleSince = -1;
-      if (!r.announcedActive) {
-        r.announcedActive = true;
+      count.watchIdleSince = -1;
+      if (!count.watchAnnouncedActive) {
+        count.watchAnnouncedActive = true;
         this.#broadcast('active', key, count);
       }
       return;
     }
-    if (!r.announcedActive) return;
-    r.idleSince = this.#checks;
-    if (!r.candidate) {
-      r.candidate = true;
-      this.#idleCandidates.push(r);
+    if (!count.watchAnnouncedActive) return;
+    count.watchIdleSince = this.#checks;
+    if (!count.watchIdleCandidate) {
+      count.watchIdleCandidate = true;
+      this.#idleCandidates.push(count);
     }
     this.#idleCheck ??= setInterval(this.#checkIdle, this.#idleCheckMs).unref();
   }
 
   readonly #checkIdle = (): void => {
     const now = ++this.#checks;
-    const waiting: RouteWatch[] = [];
-    for (const r of this.#idleCandidates) {
-      if (r.idleSince === -1) {
-        r.candidate = false; // active again
+    const waiting: Counter[] = [];
+    for (const c of this.#idleCandidates) {
+      if (c.watchIdleSince === -1) {
+        c.watchIdleCandidate = false; // active again
         continue;
       }
-      if (now - r.idleSince < idleChecksPerDelay) {
-        waiting.push(r);
+      if (now - c.watchIdleSince < idleChecksPerDelay) {
+        waiting.push(c);
         continue;
       }
-      r.candidate = false;
-      r.idleSince = -1;
-      r.announcedActive = false;
+      c.watchIdleCandidate = false;
+      c.watchIdleSince = -1;
+      c.watchAnnouncedActive = false;
       // A route removed from the table meanwhile is announced idle with zeros.
-      this.#broadcast('idle', r.key, r.counter.live ? r.counter : { Concurrency: 0, RequestCount: 0 });
+      this.#broadcast('idle', c.key, c.live ? c : { Concurrency: 0, RequestCount: 0 });
     }
     this.#idleCandidates = waiting;
     if (waiting.length === 0) {
@@ -163,7 +142,9 @@ export class QueueWatch {
     this.#heartbeat = undefined;
     clearInterval(this.#idleCheck);
     this.#idleCheck = undefined;
-    for (const [, counter] of this.#queue.entries()) counter.listenerState = undefined;
+    // Nobody listens: forget what was announced (counters of removed keys may be candidates too).
+    for (const [, c] of this.#queue.entries()) forgetAnnounced(c);
+    for (const c of this.#idleCandidates) forgetAnnounced(c);
     this.#idleCandidates = [];
     this.#unsent = '';
     clearTimeout(this.#flushTimer);
@@ -177,4 +158,10 @@ export class QueueWatch {
     for (const c of this.#clients) c.end();
     this.#clients.clear();
   }
+}
+
+function forgetAnnounced(c: Counter): void {
+  c.watchAnnouncedActive = false;
+  c.watchIdleCandidate = false;
+  c.watchIdleSince = -1;
 }
