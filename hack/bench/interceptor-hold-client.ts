@@ -27,7 +27,9 @@ let done = 0;
 let sent = 0;
 
 const finish = (): void => {
-  process.stdout.write(`${JSON.stringify({ statuses, firstAnsweredAt: first, lastAnsweredAt: last, answered: done })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ statuses, firstAnsweredAt: first, lastAnsweredAt: last, answered: done })}\n`,
+  );
   process.exit(0);
 };
 setTimeout(finish, timeoutMs).unref();
