@@ -11,14 +11,26 @@ import { watchQueue, type WatchEvent } from '../testing/harness.ts';
 const idleMs = 120;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function watching(queue: RequestQueue): Promise<{ events: WatchEvent[]; close(): Promise<void> }> {
+/** A QueueWatch behind a real server, one client reading it, and every write the stream made. */
+async function watching(
+  queue: RequestQueue,
+): Promise<{ events: WatchEvent[]; writes: string[]; close(): Promise<void> }> {
   const watch = new QueueWatch(queue, 60_000, idleMs);
-  const server = http.createServer(watch.handle);
+  const writes: string[] = [];
+  const server = http.createServer((req, res) => {
+    const write = res.write.bind(res) as (chunk: string) => boolean;
+    res.write = ((chunk: string) => {
+      writes.push(String(chunk));
+      return write(chunk);
+    }) as typeof res.write;
+    watch.handle(req, res);
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const watcher = await watchQueue(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
   await sleep(30);
   return {
     events: watcher.events,
+    writes,
     close: async () => {
       watcher.close();
       watch.close();
@@ -86,18 +98,7 @@ test('a route active when the client connects is idle-announced once it drains',
 test('the first event after a quiet spell is written at the end of its turn; the ones right after it share one write', async () => {
   const q = new RequestQueue();
   for (const k of ['ns/a', 'ns/b', 'ns/c']) q.ensureKey(k);
-  const watch = new QueueWatch(q, 60_000, idleMs);
-  const writes: string[] = [];
-  const server = http.createServer((req, res) => {
-    const write = res.write.bind(res) as (chunk: string) => boolean;
-    res.write = ((chunk: string) => {
-      writes.push(String(chunk));
-      return write(chunk);
-    }) as typeof res.write;
-    watch.handle(req, res);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const watcher = await watchQueue(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+  const { events, writes, close } = await watching(q);
   try {
     await sleep(minWriteIntervalMs * 3);
     assert.equal(writes.length, 1, 'the snapshot');
@@ -116,13 +117,11 @@ test('the first event after a quiet spell is written at the end of its turn; the
       /event: active\ndata: \{"key":"ns\/b".*\n\nevent: active\ndata: \{"key":"ns\/c"/s,
     );
     assert.deepEqual(
-      watcher.events.map((e) => JSON.parse(e.data) as { key?: string }).map((d) => d.key),
+      events.map((e) => JSON.parse(e.data) as { key?: string }).map((d) => d.key),
       [undefined, 'ns/a', 'ns/b', 'ns/c'],
     );
   } finally {
-    watcher.close();
-    watch.close();
-    await new Promise<void>((r) => server.close(() => r()));
+    await close();
   }
 });
 
