@@ -61,6 +61,19 @@ export class ReadyEndpointsCache {
   }
 
   /**
+   * Whether requests released for the Service's cold start are still being released (paced over
+   * event-loop turns): a request arriving meanwhile should wait behind them (waitBehindRelease).
+   */
+  isReleasing(serviceKey: string): boolean {
+    return this.#waiters.isReleasing(serviceKey);
+  }
+
+  /** Calls `onReady` after the requests being released for the Service, unless cancelled first. */
+  waitBehindRelease(serviceKey: string, onReady: () => void): CancelWait {
+    return this.#waiters.addBehind(serviceKey, onReady);
+  }
+
+  /**
    * Calls `onReady` once the Service has a ready endpoint (on a later turn if it has one now), unless
    * cancelled first. Waiters of one Service are called in arrival order, a batch per event-loop turn.
    */

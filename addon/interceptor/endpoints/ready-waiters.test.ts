@@ -73,3 +73,35 @@ test('a throwing callback does not strand the waiters behind it', async () => {
   assert.deepEqual(got, [1, 3]);
   assert.equal((thrown[0] as Error | undefined)?.message, 'bug');
 });
+
+test('a late arrival joins the end of a release under way instead of overtaking it', async () => {
+  const w = new ReadyWaiters(2);
+  const order: string[] = [];
+  for (let i = 0; i < 5; i++) w.add('ns/a', () => order.push(`held-${i}`));
+  assert.equal(w.isReleasing('ns/a'), false, 'nothing released yet');
+  w.release('ns/a');
+  assert.equal(w.isReleasing('ns/a'), true);
+  assert.equal(w.isReleasing('ns/b'), false, 'another Service is not being released');
+  await turn(); // held-0, held-1
+  w.addBehind('ns/a', () => order.push('late-1'));
+  const cancelled = w.addBehind('ns/a', () => order.push('late-cancelled'));
+  cancelled();
+  await turn(); // held-2, held-3
+  w.addBehind('ns/a', () => order.push('late-2'));
+  assert.equal(w.size, 3);
+  await turn();
+  await turn();
+  assert.deepEqual(order, ['held-0', 'held-1', 'held-2', 'held-3', 'held-4', 'late-1', 'late-2']);
+  assert.equal(w.isReleasing('ns/a'), false, 'the release is over');
+  assert.equal(w.size, 0);
+});
+
+test('addBehind with no release under way is called on the next turn', async () => {
+  const w = new ReadyWaiters(2);
+  const got: number[] = [];
+  w.addBehind('ns/a', () => got.push(1));
+  assert.deepEqual(got, []);
+  await turn();
+  assert.deepEqual(got, [1]);
+  assert.equal(w.isReleasing('ns/a'), false);
+});

@@ -3,6 +3,8 @@
 // the rest are still being released, instead of 10,000 forwards being set up in one synchronous
 // burst before a single byte is written (hundreds of milliseconds, and a young generation full of
 // in-flight state for the scavenger to copy).
+// A release of thousands takes many turns; a request that arrives for the Service meanwhile joins
+// the end of it (addBehind) rather than overtaking requests that have waited for the cold start.
 
 /** Stops waiting: the callback is not called (a no-op once it has been). */
 export type CancelWait = () => void;
@@ -14,7 +16,9 @@ export class ReadyWaiters {
   /** "namespace/service" -> callbacks in arrival order (a Set: ordered, O(1) delete on cancel). */
   readonly #waiting = new Map<string, Set<() => void>>();
   /** Services that turned ready and still have callbacks to call, oldest first. */
-  readonly #releasing: Set<() => void>[] = [];
+  readonly #releasing: { serviceKey: string; set: Set<() => void> }[] = [];
+  /** "namespace/service" -> the newest of its sets in #releasing, the one late arrivals join. */
+  readonly #releasingByService = new Map<string, Set<() => void>>();
   #scheduled = false;
   readonly #batch: number;
   readonly #onError: (err: unknown) => void;
@@ -32,7 +36,7 @@ export class ReadyWaiters {
   get size(): number {
     let n = 0;
     for (const s of this.#waiting.values()) n += s.size;
-    for (const s of this.#releasing) n += s.size;
+    for (const r of this.#releasing) n += r.set.size;
     return n;
   }
 
@@ -52,11 +56,34 @@ export class ReadyWaiters {
     const set = this.#waiting.get(serviceKey);
     if (set === undefined) return;
     this.#waiting.delete(serviceKey);
-    this.#releasing.push(set);
+    this.#releasing.push({ serviceKey, set });
+    this.#releasingByService.set(serviceKey, set);
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#drain);
     }
+  }
+
+  /** Whether a release of the Service is still under way (cheap when no release is: the hot path asks). */
+  isReleasing(serviceKey: string): boolean {
+    return this.#releasing.length !== 0 && this.#releasingByService.has(serviceKey);
+  }
+
+  /**
+   * Calls `onReady` after everything being released for the Service, in order, or on the next turn
+   * if no release of it is under way.
+   */
+  addBehind(serviceKey: string, onReady: () => void): CancelWait {
+    const set = this.#releasingByService.get(serviceKey);
+    if (set === undefined) {
+      const cancel = this.add(serviceKey, onReady);
+      this.release(serviceKey);
+      return cancel;
+    }
+    set.add(onReady); // a Set being iterated by #drain visits what is added to it later
+    return () => {
+      set.delete(onReady);
+    };
   }
 
   /** Services that have callbacks waiting (not yet released). */
@@ -67,7 +94,7 @@ export class ReadyWaiters {
   readonly #drain = (): void => {
     let budget = this.#batch;
     while (budget > 0 && this.#releasing.length > 0) {
-      const set = this.#releasing[0] as Set<() => void>;
+      const { serviceKey, set } = this.#releasing[0] as { serviceKey: string; set: Set<() => void> };
       for (const onReady of set) {
         set.delete(onReady);
         try {
@@ -77,7 +104,10 @@ export class ReadyWaiters {
         }
         if (--budget === 0) break;
       }
-      if (set.size === 0) this.#releasing.shift();
+      if (set.size === 0) {
+        this.#releasing.shift();
+        if (this.#releasingByService.get(serviceKey) === set) this.#releasingByService.delete(serviceKey);
+      }
     }
     if (this.#releasing.length > 0) setImmediate(this.#drain);
     else this.#scheduled = false;

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
 import {
   endpointSlice,
   interceptorRoute,
@@ -104,6 +104,79 @@ test('a client that gives up while held leaves nothing waiting; the rest are all
     assert.equal(ic.running.ready.waiting, 0);
   } finally {
     await ic.close();
+  }
+});
+
+test('a request arriving while held requests are still being released waits behind them (FIFO)', async () => {
+  const arrivals: string[] = [];
+  let sendLate: (() => void) | undefined;
+  const ordered = await startBackend((req, res) => {
+    arrivals.push(req.url ?? '');
+    if (arrivals.length === 1) sendLate?.();
+    res.end('ok');
+  });
+  const slice = (isReady: boolean): Obj =>
+    endpointSlice('app', [{ ip: '127.0.0.1', ready: isReady }], ordered.port);
+  const objs = [route(), svc];
+  // One backend connection: the backend then sees requests in the order the interceptor sends them.
+  const ic = await startTestInterceptor([...objs, slice(false)], { KEDA_HTTP_MAX_CONNS_PER_HOST: '1' });
+  try {
+    const heldCount = 400; // released 64 per event-loop turn: seven turns
+    const held = Array.from({ length: heldCount }, (_, i) =>
+      request(ic.url(`/held-${i}`), { headers: host }),
+    );
+    for (let i = 0; i < 250 && ic.running.ready.waiting < heldCount; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    assert.equal(ic.running.ready.waiting, heldCount);
+    // Connected before the flip; their requests leave the moment the first held one reaches the backend.
+    const late = await Promise.all(
+      [0, 1, 2].map(
+        () =>
+          new Promise<net.Socket>((resolve, reject) => {
+            const s = net.connect(Number(new URL(ic.url('/')).port), '127.0.0.1', () => resolve(s));
+            s.once('error', reject);
+          }),
+      ),
+    );
+    let leftWhenSent = -1;
+    const lateAnswers = late.map(
+      (s) =>
+        new Promise<string>((resolve) => {
+          let got = '';
+          s.on('data', (c: Buffer) => (got += c.toString('latin1')));
+          s.once('close', () => resolve(got));
+        }),
+    );
+    sendLate = () => {
+      leftWhenSent = ic.running.ready.waiting;
+      late.forEach((s, k) =>
+        s.write(`GET /late-${k} HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n`),
+      );
+    };
+    await ic.update([...objs, slice(true)]);
+    for (const a of await Promise.all(lateAnswers)) {
+      assert.match(a, /^HTTP\/1\.1 200 /);
+      assert.match(
+        a,
+        /\r\nx-keda-http-cold-start: false\r\n/i,
+        'a late arrival did not wait for a cold start',
+      );
+    }
+    for (const r of await Promise.all(held)) assert.equal(r.status, 200);
+    assert.ok(
+      leftWhenSent >= 64,
+      `late requests sent while the release was under way (${leftWhenSent} left)`,
+    );
+    const lastHeld = Math.max(...arrivals.flatMap((u, i) => (u.startsWith('/held-') ? [i] : [])));
+    const firstLate = arrivals.findIndex((u) => u.startsWith('/late-'));
+    assert.ok(
+      firstLate > lastHeld,
+      `late requests reach the backend after every held one (first late at ${firstLate}, last held at ${lastHeld})`,
+    );
+    assert.equal(ic.running.ready.waiting, 0);
+  } finally {
+    await ic.close();
+    await ordered.close();
   }
 });
 

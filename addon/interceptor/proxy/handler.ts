@@ -167,7 +167,10 @@ export class ProxyHandler {
     });
 
     if (d.ready.hasReadyEndpoints(target.serviceKey)) {
-      this.#proceed(req, res, route, target, false, deadline?.signal, retryUntil);
+      // Ready, but the requests held for its cold start may still be being released: wait behind them.
+      if (d.ready.isReleasing(target.serviceKey))
+        this.#hold(req, res, route, target, undefined, deadline?.signal, retryUntil, true);
+      else this.#proceed(req, res, route, target, false, deadline?.signal, retryUntil);
       return;
     }
     if (route.placeholder) {
@@ -221,6 +224,8 @@ export class ProxyHandler {
    * Waits for the target to become ready, bounded by the readiness timeout, the deadline and the
    * hold limits. Callbacks rather than a promise race: a release of thousands of held requests then
    * costs one call each, paced by the ready cache, and nothing is left attached once it is over.
+   * `behindRelease`: the target is ready and this request only waits for the end of the release
+   * under way (FIFO); that is no cold-start wait, so no hold limit, readiness timeout or pending gauge.
    */
   #hold(
     req: ProxyRequest,
@@ -230,9 +235,10 @@ export class ProxyHandler {
     fallback: ResolvedTarget | undefined,
     deadline: AbortSignal | undefined,
     retryUntil: number,
+    behindRelease = false,
   ): void {
     const d = this.#d;
-    const refused = d.holds.acquire(route.key, route.maxPendingRequests);
+    const refused = behindRelease ? undefined : d.holds.acquire(route.key, route.maxPendingRequests);
     if (refused !== undefined) {
       d.metrics.rejected.inc({ route_name: route.name, route_namespace: route.namespace, limit: refused });
       writeError(
@@ -243,9 +249,11 @@ export class ProxyHandler {
       );
       return;
     }
-    const pending = d.metrics.pending.labels({ route_name: route.name, route_namespace: route.namespace });
-    pending.inc();
-    const readinessMs = readinessTimeoutMs(route, d.config);
+    const pending = behindRelease
+      ? undefined
+      : d.metrics.pending.labels({ route_name: route.name, route_namespace: route.namespace });
+    pending?.inc();
+    const readinessMs = behindRelease ? 0 : readinessTimeoutMs(route, d.config);
     // Prepared while the request waits, so a release of thousands does not do it all at once.
     const headers = this.#outboundHeaders(req);
 
@@ -258,11 +266,13 @@ export class ProxyHandler {
       clearTimeout(timer);
       deadline?.removeEventListener('abort', onDeadline);
       res.off('close', onClose);
-      d.holds.release(route.key);
-      pending.dec();
+      if (pending !== undefined) {
+        d.holds.release(route.key);
+        pending.dec();
+      }
       if (outcome === 'client') return;
       if (outcome === 'ready') {
-        this.#proceed(req, res, route, target, true, deadline, retryUntil, headers);
+        this.#proceed(req, res, route, target, !behindRelease, deadline, retryUntil, headers);
         return;
       }
       if (fallback && outcome === 'readiness') {
@@ -276,7 +286,10 @@ export class ProxyHandler {
     };
     const onDeadline = (): void => settle('deadline');
     const onClose = (): void => settle('client');
-    const cancelWait = d.ready.waitReady(target.serviceKey, () => settle('ready'));
+    const onReady = (): void => settle('ready');
+    const cancelWait = behindRelease
+      ? d.ready.waitBehindRelease(target.serviceKey, onReady)
+      : d.ready.waitReady(target.serviceKey, onReady);
     if (readinessMs > 0) timer = setTimeout(settle, readinessMs, 'readiness');
     if (deadline) {
       if (deadline.aborted) return settle('deadline');
