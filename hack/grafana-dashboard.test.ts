@@ -383,6 +383,8 @@ test('dashboard structure: importable JSON with unique panel ids, a sane grid an
     'interceptor_request_concurrency',
     'interceptor_pending_requests',
     'interceptor_pending_rejected_total',
+    'interceptor_cold_start_wait_seconds_bucket',
+    'interceptor_cold_start_wait_seconds_count',
     'scaler_pinger_fetch_duration_seconds_bucket',
     'scaler_pinger_fetch_errors_total',
     'scaler_queue_watch_events_total',

@@ -68,6 +68,7 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
   });
   let draining = false;
 
+  const holds = new HoldLimits(config.coldStartMaxPendingPerRoute, config.coldStartMaxPendingTotal);
   const deps: ProxyDeps = {
     config,
     table,
@@ -76,8 +77,8 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
     targets,
     forwarder,
     statics: new StaticResponder(store),
-    holds: new HoldLimits(config.coldStartMaxPendingPerRoute, config.coldStartMaxPendingTotal),
-    metrics: new InterceptorMetrics(registry),
+    holds,
+    metrics: new InterceptorMetrics(registry, holds),
     log,
     accessLog: config.logRequests ? new AccessLog(log) : undefined,
     directPodRouting: config.directPodRouting || opts.fileMode,

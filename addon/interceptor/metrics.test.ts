@@ -113,3 +113,68 @@ test('interceptor_request_concurrency counts requests in flight, held ones inclu
     await backend.close();
   }
 });
+
+test('held requests: interceptor_pending_requests while they wait, interceptor_cold_start_wait_seconds by outcome once they end', async () => {
+  const objs = [
+    interceptorRoute(
+      'app',
+      { target: { service: 'app', port: 80 }, rules: [{ hosts: ['app.test'] }] },
+      'team',
+    ),
+    interceptorRoute(
+      'slow',
+      {
+        target: { service: 'slow', port: 80 },
+        rules: [{ hosts: ['slow.test'] }],
+        timeouts: { readiness: '150ms' },
+      },
+      'team',
+    ),
+    service('app', [{ name: 'http', port: 80 }], 'team'),
+    service('slow', [{ name: 'http', port: 80 }], 'team'),
+  ];
+  const backend = await startBackend((_req, res) => res.end('ok'));
+  const ic = await startTestInterceptor([
+    ...objs,
+    endpointSlice('app', [{ ip: '127.0.0.1', ready: false }], backend.port, 'http', 'team'),
+  ]);
+  const metrics = async (): Promise<string> =>
+    (await request(`http://127.0.0.1:${ic.running.metricsPort}/metrics`)).body;
+  const line = (text: string, re: RegExp): string | undefined => re.exec(text)?.[1];
+  const pending = /interceptor_pending_requests\{route_name="app",route_namespace="team"\} (\d+)/;
+  try {
+    const held = [1, 2].map(() => request(ic.url('/'), { headers: { host: 'app.test' } }));
+    for (let i = 0; i < 50 && line(await metrics(), pending) !== '2'; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    assert.equal(line(await metrics(), pending), '2', 'two held requests');
+    await new Promise((r) => setTimeout(r, 100));
+    await ic.update([...objs, endpointSlice('app', [{ ip: '127.0.0.1' }], backend.port, 'http', 'team')]);
+    for (const r of await Promise.all(held)) assert.equal(r.status, 200);
+    const timedOut = await request(ic.url('/'), { headers: { host: 'slow.test' } });
+    assert.equal(timedOut.status, 504);
+
+    const text = await metrics();
+    assert.equal(line(text, pending), '0', 'released: none pending');
+    const wait = (route: string, outcome: string, part: string): number =>
+      Number(
+        line(
+          text,
+          new RegExp(
+            `interceptor_cold_start_wait_seconds_${part}\\{route_name="${route}",route_namespace="team",outcome="${outcome}"\\} ([\\d.e+-]+)`,
+          ),
+        ),
+      );
+    assert.equal(wait('app', 'ready', 'count'), 2);
+    assert.ok(wait('app', 'ready', 'sum') >= 2 * 0.1, 'each waited at least the 100 ms before the flip');
+    assert.equal(wait('slow', 'readiness_timeout', 'count'), 1);
+    assert.ok(wait('slow', 'readiness_timeout', 'sum') >= 0.14);
+    assert.match(
+      text,
+      /interceptor_cold_start_wait_seconds_bucket\{le="\+Inf",route_name="app",route_namespace="team",outcome="ready"\} 2/,
+    );
+    assert.match(text, /# TYPE interceptor_cold_start_wait_seconds histogram/);
+  } finally {
+    await ic.close();
+    await backend.close();
+  }
+});

@@ -1,10 +1,11 @@
 // The interceptor's Prometheus metrics, with upstream's names, labels, HELP texts and buckets (§2.12),
-// plus held-request metrics for bounded holding.
+// plus held-request metrics for bounded holding and cold-start waits (beyond upstream).
 //
-// The three per-request series are kept in plain objects found by one Map lookup and exposed to
-// prom-client as collectors read at scrape time: prom-client's labelled children re-hash their
-// labels on every observation, which is measurable at tens of thousands of requests per second.
-import { Counter, Gauge, type Registry } from 'prom-client';
+// The per-request and per-held-request series are kept in plain objects found by one Map lookup (or
+// held by the caller) and exposed to prom-client as collectors read at scrape time: prom-client's
+// labelled children re-hash their labels on every observation, which is measurable at tens of
+// thousands of requests per second, and in a release of thousands of held requests.
+import { Counter, type Registry } from 'prom-client';
 
 const knownMethods = new Set([
   'CONNECT',
@@ -18,18 +19,67 @@ const knownMethods = new Set([
   'TRACE',
 ]);
 export const durationBuckets = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+/** Cold starts take from milliseconds (a pod already starting) to minutes (an image pull). */
+export const coldStartWaitBuckets = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300];
+
+/** How a held request's wait ended, as the `outcome` label shows it. */
+const waitOutcomes = {
+  ready: 'ready', // forwarded to the target
+  readiness: 'readiness_timeout', // 504, or the fallback Service
+  deadline: 'deadline', // the request timeout: 504
+  client: 'client_closed', // the client left first
+} as const;
+export type WaitOutcome = keyof typeof waitOutcomes;
+
+/** Counts, a sum and non-cumulative buckets (the last slot is +Inf): one histogram series. */
+interface HistogramSeries {
+  labels: Record<string, string>;
+  count: number;
+  sum: number;
+  buckets: number[];
+}
+
+function newHistogramSeries(labels: Record<string, string>, bounds: readonly number[]): HistogramSeries {
+  return { labels, count: 0, sum: 0, buckets: new Array<number>(bounds.length + 1).fill(0) };
+}
+
+function observeHistogram(s: HistogramSeries, bounds: readonly number[], seconds: number): void {
+  s.count++;
+  s.sum += seconds;
+  let i = 0;
+  while (i < bounds.length && seconds > (bounds[i] as number)) i++;
+  (s.buckets[i] as number)++;
+}
+
+/** The exposition of histogram series: cumulative _bucket lines, then _sum and _count. */
+function histogramValues(
+  name: string,
+  bounds: readonly number[],
+  series: readonly HistogramSeries[],
+): MetricValue[] {
+  const out: MetricValue[] = [];
+  for (const s of series) {
+    let cumulative = 0;
+    bounds.forEach((le, i) => {
+      cumulative += s.buckets[i] ?? 0;
+      out.push({ metricName: `${name}_bucket`, labels: { le, ...s.labels }, value: cumulative });
+    });
+    out.push({ metricName: `${name}_bucket`, labels: { le: '+Inf', ...s.labels }, value: s.count });
+    out.push({ metricName: `${name}_sum`, labels: s.labels, value: s.sum });
+    out.push({ metricName: `${name}_count`, labels: s.labels, value: s.count });
+  }
+  return out;
+}
 
 export function normalizeMethod(method: string): string {
   return knownMethods.has(method) ? method : '_OTHER';
 }
 
-interface RequestSeries {
+interface RequestSeries extends HistogramSeries {
   /** The request's own status and method (labels hold the exposed forms). */
   code: number;
   method: string;
   labels: { code: string; method: string; route_name: string; route_namespace: string };
-  count: number;
-  sum: number;
   /**
    * Non-cumulative counts per bucket; the last slot is +Inf. A plain array of small integers: it
    * lives on the V8 heap next to its series, where a 15-slot Float64Array's store would be
@@ -43,6 +93,33 @@ export class RouteSeries {
   readonly byMethod = new Map<string, Map<number, RequestSeries>>();
   /** The series observed last: a route's requests mostly share method and status, so most skip both maps. */
   last: RequestSeries | undefined;
+}
+
+/**
+ * A route's held requests: the pending gauge reads the hold limits' count for the route at scrape
+ * time, and each wait that ends is observed in the route's wait histogram by how it ended.
+ */
+export class HoldSeries {
+  readonly labels: { route_name: string; route_namespace: string };
+  readonly #byOutcome = new Map<WaitOutcome, HistogramSeries>();
+
+  constructor(namespace: string, name: string) {
+    this.labels = { route_name: name, route_namespace: namespace };
+  }
+
+  observeWait(outcome: WaitOutcome, seconds: number): void {
+    let s = this.#byOutcome.get(outcome);
+    if (s === undefined)
+      this.#byOutcome.set(
+        outcome,
+        (s = newHistogramSeries({ ...this.labels, outcome: waitOutcomes[outcome] }, coldStartWaitBuckets)),
+      );
+    observeHistogram(s, coldStartWaitBuckets, seconds);
+  }
+
+  get waits(): IterableIterator<HistogramSeries> {
+    return this.#byOutcome.values();
+  }
 }
 
 /**
@@ -81,10 +158,14 @@ export class InterceptorMetrics {
   /** route key ("" for unmatched) -> method -> status code -> series (no key string built per request) */
   readonly #requests = new Map<string, RouteSeries>();
   readonly #concurrency = new Map<string, ConcurrencyGauge>();
-  readonly pending: Gauge<string>;
+  /** route key -> its held-request series, from the route's first held request on. */
+  readonly #holds = new Map<string, HoldSeries>();
+  readonly #held: { heldFor(routeKey: string): number } | undefined;
   readonly rejected: Counter<string>;
 
-  constructor(registry: Registry) {
+  /** `held` is what the pending gauge reads: the hold limits' count per route. */
+  constructor(registry: Registry, held?: { heldFor(routeKey: string): number }) {
+    this.#held = held;
     const reg = registry as unknown as { registerMetric(m: object): void };
     reg.registerMetric(
       collector(
@@ -99,35 +180,7 @@ export class InterceptorMetrics {
         'interceptor_request_duration_seconds',
         'Time from request received to response written',
         'histogram',
-        () =>
-          this.#allSeries().flatMap((s) => {
-            const out: MetricValue[] = [];
-            let cumulative = 0;
-            durationBuckets.forEach((le, i) => {
-              cumulative += s.buckets[i] ?? 0;
-              out.push({
-                metricName: 'interceptor_request_duration_seconds_bucket',
-                labels: { le, ...s.labels },
-                value: cumulative,
-              });
-            });
-            out.push({
-              metricName: 'interceptor_request_duration_seconds_bucket',
-              labels: { le: '+Inf', ...s.labels },
-              value: s.count,
-            });
-            out.push({
-              metricName: 'interceptor_request_duration_seconds_sum',
-              labels: s.labels,
-              value: s.sum,
-            });
-            out.push({
-              metricName: 'interceptor_request_duration_seconds_count',
-              labels: s.labels,
-              value: s.count,
-            });
-            return out;
-          }),
+        () => histogramValues('interceptor_request_duration_seconds', durationBuckets, this.#allSeries()),
       ),
     );
     reg.registerMetric(
@@ -142,12 +195,28 @@ export class InterceptorMetrics {
           })),
       ),
     );
-    this.pending = new Gauge({
-      name: 'interceptor_pending_requests',
-      help: 'Requests held while waiting for a cold start (beyond upstream)',
-      labelNames: ['route_name', 'route_namespace'],
-      registers: [registry],
-    });
+    reg.registerMetric(
+      collector(
+        'interceptor_pending_requests',
+        'Requests held while waiting for a cold start (beyond upstream)',
+        'gauge',
+        () =>
+          [...this.#holds].map(([key, h]) => ({ labels: h.labels, value: this.#held?.heldFor(key) ?? 0 })),
+      ),
+    );
+    reg.registerMetric(
+      collector(
+        'interceptor_cold_start_wait_seconds',
+        'How long held requests waited for a cold start, by how the wait ended (beyond upstream)',
+        'histogram',
+        () =>
+          histogramValues(
+            'interceptor_cold_start_wait_seconds',
+            coldStartWaitBuckets,
+            [...this.#holds.values()].flatMap((h) => [...h.waits]),
+          ),
+      ),
+    );
     this.rejected = new Counter({
       name: 'interceptor_pending_rejected_total',
       help: 'Requests answered 503 because a held-request limit was reached (beyond upstream)',
@@ -207,11 +276,14 @@ export class InterceptorMetrics {
       }
       byRoute.last = s;
     }
-    s.count++;
-    s.sum += seconds;
-    let i = 0;
-    while (i < durationBuckets.length && seconds > (durationBuckets[i] as number)) i++;
-    (s.buckets[i] as number)++;
+    observeHistogram(s, durationBuckets, seconds);
+  }
+
+  /** The route's held-request series (created on its first held request, kept by the caller). */
+  holdSeries(routeKey: string, namespace: string, name: string): HoldSeries {
+    let h = this.#holds.get(routeKey);
+    if (h === undefined) this.#holds.set(routeKey, (h = new HoldSeries(namespace, name)));
+    return h;
   }
 
   /** Shows `source.Concurrency` (the route's queue counter) as the route's concurrency gauge. */

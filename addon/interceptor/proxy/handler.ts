@@ -6,7 +6,7 @@ import type { Logger } from '../../shared/log.ts';
 import type { InterceptorConfig } from '../config.ts';
 import type { ReadyEndpointsCache } from '../endpoints/ready-cache.ts';
 import { TargetResolutionError, type ResolvedTarget, type TargetResolver } from '../endpoints/targets.ts';
-import type { InterceptorMetrics, RouteSeries } from '../metrics.ts';
+import type { HoldSeries, InterceptorMetrics, RouteSeries } from '../metrics.ts';
 import type { Counter, RequestQueue } from '../queue/queue.ts';
 import type { LiveRouteTable } from '../routing/live-table.ts';
 import type { Route } from '../routing/route.ts';
@@ -80,6 +80,8 @@ function hostOrigin(scheme: string, host: string, port: number): string {
 interface RouteState {
   count: Counter | undefined;
   series: RouteSeries;
+  /** From the route's first held request on. */
+  holds: HoldSeries | undefined;
   requestMs: number;
   responseHeaderMs: number;
   targetGeneration: number;
@@ -198,6 +200,7 @@ export class ProxyHandler {
       route.proxyState = state = {
         count,
         series: d.metrics.routeSeries(route.key),
+        holds: undefined,
         requestMs: requestTimeoutMs(route, d.config),
         responseHeaderMs: responseHeaderTimeoutMs(route, d.config),
         targetGeneration: -1,
@@ -249,10 +252,12 @@ export class ProxyHandler {
       );
       return;
     }
-    const pending = behindRelease
-      ? undefined
-      : d.metrics.pending.labels({ route_name: route.name, route_namespace: route.namespace });
-    pending?.inc();
+    let series: HoldSeries | undefined;
+    if (!behindRelease) {
+      const state = this.#state(route);
+      series = state.holds ??= d.metrics.holdSeries(route.key, route.namespace, route.name);
+    }
+    const heldAt = performance.now();
     const readinessMs = behindRelease ? 0 : readinessTimeoutMs(route, d.config);
     // Prepared while the request waits, so a release of thousands does not do it all at once.
     const headers = this.#outboundHeaders(req);
@@ -266,9 +271,9 @@ export class ProxyHandler {
       clearTimeout(timer);
       deadline?.removeEventListener('abort', onDeadline);
       res.off('close', onClose);
-      if (pending !== undefined) {
-        d.holds.release(route.key);
-        pending.dec();
+      if (series !== undefined) {
+        d.holds.release(route.key); // the pending gauge reads this count
+        series.observeWait(outcome, (performance.now() - heldAt) / 1000);
       }
       if (outcome === 'client') return;
       if (outcome === 'ready') {
