@@ -107,13 +107,19 @@ test('a client that gives up while held leaves nothing waiting; the rest are all
   }
 });
 
-test('a request arriving while held requests are still being released waits behind them (FIFO)', async () => {
+test('a request or WebSocket upgrade arriving while held requests are still being released waits behind them (FIFO)', async () => {
   const arrivals: string[] = [];
   let sendLate: (() => void) | undefined;
   const ordered = await startBackend((req, res) => {
     arrivals.push(req.url ?? '');
     if (arrivals.length === 1) sendLate?.();
     res.end('ok');
+  });
+  // The upgrade has a connection of its own, so its turn shows in what is still waiting when it arrives.
+  let waitingAtUpgrade = -1;
+  ordered.server.on('upgrade', (_req: http.IncomingMessage, socket: net.Socket) => {
+    waitingAtUpgrade = ic.running.ready.waiting;
+    socket.end('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
   });
   const slice = (isReady: boolean): Obj =>
     endpointSlice('app', [{ ip: '127.0.0.1', ready: isReady }], ordered.port);
@@ -130,7 +136,7 @@ test('a request arriving while held requests are still being released waits behi
     assert.equal(ic.running.ready.waiting, heldCount);
     // Connected before the flip; their requests leave the moment the first held one reaches the backend.
     const late = await Promise.all(
-      [0, 1, 2].map(
+      [0, 1, 2, 3].map(
         () =>
           new Promise<net.Socket>((resolve, reject) => {
             const s = net.connect(Number(new URL(ic.url('/')).port), '127.0.0.1', () => resolve(s));
@@ -150,11 +156,22 @@ test('a request arriving while held requests are still being released waits behi
     sendLate = () => {
       leftWhenSent = ic.running.ready.waiting;
       late.forEach((s, k) =>
-        s.write(`GET /late-${k} HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n`),
+        s.write(
+          k === 3
+            ? 'GET /late-ws HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n'
+            : `GET /late-${k} HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n`,
+        ),
       );
     };
     await ic.update([...objs, slice(true)]);
-    for (const a of await Promise.all(lateAnswers)) {
+    const [upgraded, ...plain] = [...(await Promise.all(lateAnswers))].reverse();
+    assert.match(upgraded ?? '', /^HTTP\/1\.1 101 /);
+    assert.equal(
+      waitingAtUpgrade,
+      0,
+      'the upgrade reached the backend only once every held request was released',
+    );
+    for (const a of plain) {
       assert.match(a, /^HTTP\/1\.1 200 /);
       assert.match(
         a,

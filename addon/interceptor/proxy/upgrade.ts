@@ -1,10 +1,11 @@
 // WebSocket (and other HTTP/1.1 Upgrade) requests: matched and counted like any request, held during a
-// cold start, then the request head is replayed to the backend over a fresh connection and bytes are
+// cold start (and queued behind a release of held requests still under way), then the request head is replayed to the backend over a fresh connection and bytes are
 // copied both ways until either side closes (what Go's ReverseProxy does after a 101).
 import type { IncomingMessage } from 'node:http';
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import { STATUS_CODES } from 'node:http';
+import type { CancelWait } from '../endpoints/ready-waiters.ts';
 import { TargetResolutionError, type ResolvedTarget } from '../endpoints/targets.ts';
 import { outboundHeaders } from './headers.ts';
 import type { ProxyDeps } from './handler.ts';
@@ -15,6 +16,26 @@ function rawError(socket: Socket, status: number): void {
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
+}
+
+/** Resolves true once `wait` calls back; false on the timeout (0 = none) or when the client leaves. */
+function waitOn(
+  socket: Socket,
+  wait: (onReady: () => void) => CancelWait,
+  timeoutMs: number,
+): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const done = (ready: boolean): void => {
+      clearTimeout(t);
+      cancel();
+      socket.off('close', onClose);
+      resolve(ready);
+    };
+    const onClose = (): void => done(false);
+    const t = timeoutMs > 0 ? setTimeout(done, timeoutMs, false) : undefined;
+    const cancel = wait(() => done(true));
+    socket.once('close', onClose);
+  });
 }
 
 export class UpgradeProxy {
@@ -51,23 +72,23 @@ export class UpgradeProxy {
       if (count) d.queue.decrease(route.key, count);
     });
     let cold = false;
-    if (!d.ready.hasReadyEndpoints(target.serviceKey)) {
+    const serviceKey = target.serviceKey;
+    if (!d.ready.hasReadyEndpoints(serviceKey)) {
       cold = true;
       const limit = [readinessTimeoutMs(route, d.config), requestTimeoutMs(route, d.config)].filter(
         (v) => v > 0,
       );
-      const ok = await new Promise<boolean>((resolve) => {
-        const done = (ready: boolean): void => {
-          clearTimeout(t);
-          cancel();
-          socket.off('close', onClose);
-          resolve(ready);
-        };
-        const onClose = (): void => done(false);
-        const t = limit.length > 0 ? setTimeout(done, Math.min(...limit), false) : undefined;
-        const cancel = d.ready.waitReady(target.serviceKey, () => done(true));
-        socket.once('close', onClose);
-      });
+      const ok = await waitOn(
+        socket,
+        (onReady) => d.ready.waitReady(serviceKey, onReady),
+        limit.length > 0 ? Math.min(...limit) : 0,
+      );
+      if (socket.destroyed) return;
+      if (!ok) return rawError(socket, 504);
+    } else if (d.ready.isReleasing(serviceKey)) {
+      // Ready, but requests held for its cold start are still being released: behind them, as in handler.ts.
+      const deadline = requestTimeoutMs(route, d.config);
+      const ok = await waitOn(socket, (onReady) => d.ready.waitBehindRelease(serviceKey, onReady), deadline);
       if (socket.destroyed) return;
       if (!ok) return rawError(socket, 504);
     }
