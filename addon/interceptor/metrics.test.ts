@@ -9,6 +9,7 @@ import {
   service,
   startBackend,
   startTestInterceptor,
+  type Obj,
 } from './testing/harness.ts';
 
 test('upstream metric names, labels and buckets; unmatched requests have empty route labels; access log line', async () => {
@@ -81,15 +82,20 @@ test('upstream metric names, labels and buckets; unmatched requests have empty r
   }
 });
 
-test('interceptor_request_concurrency counts requests in flight, held ones included, and returns to 0', async () => {
-  const objs = [
+/** An InterceptorRoute `name` for host `<name>.test` in namespace team, and its Service. */
+function teamRoute(name: string, spec: Record<string, unknown> = {}): Obj[] {
+  return [
     interceptorRoute(
-      'app',
-      { target: { service: 'app', port: 80 }, rules: [{ hosts: ['app.test'] }] },
+      name,
+      { target: { service: name, port: 80 }, rules: [{ hosts: [`${name}.test`] }], ...spec },
       'team',
     ),
-    service('app', [{ name: 'http', port: 80 }], 'team'),
+    service(name, [{ name: 'http', port: 80 }], 'team'),
   ];
+}
+
+test('interceptor_request_concurrency counts requests in flight, held ones included, and returns to 0', async () => {
+  const objs = teamRoute('app');
   const backend = await startBackend((_req, res) => res.end('ok'));
   const ic = await startTestInterceptor([
     ...objs,
@@ -115,24 +121,7 @@ test('interceptor_request_concurrency counts requests in flight, held ones inclu
 });
 
 test('held requests: interceptor_pending_requests while they wait, interceptor_cold_start_wait_seconds by outcome once they end', async () => {
-  const objs = [
-    interceptorRoute(
-      'app',
-      { target: { service: 'app', port: 80 }, rules: [{ hosts: ['app.test'] }] },
-      'team',
-    ),
-    interceptorRoute(
-      'slow',
-      {
-        target: { service: 'slow', port: 80 },
-        rules: [{ hosts: ['slow.test'] }],
-        timeouts: { readiness: '150ms' },
-      },
-      'team',
-    ),
-    service('app', [{ name: 'http', port: 80 }], 'team'),
-    service('slow', [{ name: 'http', port: 80 }], 'team'),
-  ];
+  const objs = [...teamRoute('app'), ...teamRoute('slow', { timeouts: { readiness: '150ms' } })];
   const backend = await startBackend((_req, res) => res.end('ok'));
   const ic = await startTestInterceptor([
     ...objs,
