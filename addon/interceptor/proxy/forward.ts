@@ -39,7 +39,7 @@ export interface ForwardOptions {
   origin: (attempt: number) => string;
   h2c: boolean;
   /** For https origins: the SNI and verified name, upstream's "svc.ns" (never the client's Host). */
-  serverName?: string;
+  serverName?: string | undefined;
   headers: string[];
   /** 0 = no response-header timeout. */
   responseHeaderMs: number;

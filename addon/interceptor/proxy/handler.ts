@@ -82,6 +82,8 @@ interface RouteState {
   series: RouteSeries;
   /** From the route's first held request on. */
   holds: HoldSeries | undefined;
+  /** Logs the error behind a 502/504 (one function per route, not a closure per request). */
+  onUpstreamError: (err: Error, status: 502 | 504) => void;
   requestMs: number;
   responseHeaderMs: number;
   targetGeneration: number;
@@ -201,6 +203,14 @@ export class ProxyHandler {
         count,
         series: d.metrics.routeSeries(route.key),
         holds: undefined,
+        // A 502/504 says why in the log; upstream's ReverseProxy logs the same.
+        onUpstreamError: (err, status) =>
+          d.log.warn('upstream request failed', {
+            route: route.key,
+            status,
+            error: err.message,
+            code: (err as { code?: unknown }).code,
+          }),
         requestMs: requestTimeoutMs(route, d.config),
         responseHeaderMs: responseHeaderTimeoutMs(route, d.config),
         targetGeneration: -1,
@@ -362,23 +372,17 @@ export class ProxyHandler {
     } else {
       pick = () => origin;
     }
+    const state = this.#state(route);
     d.forwarder.forward(req, res, {
       origin: pick,
       h2c,
-      ...(scheme === 'https' ? { serverName: target.serverName } : {}),
+      serverName: scheme === 'https' ? target.serverName : undefined,
       headers,
-      responseHeaderMs: this.#state(route).responseHeaderMs,
+      responseHeaderMs: state.responseHeaderMs,
       signal: deadline,
       retryUntil,
       coldStartHeader,
-      // A 502/504 says why in the log; upstream's ReverseProxy logs the same.
-      onUpstreamError: (err, status) =>
-        d.log.warn('upstream request failed', {
-          route: route.key,
-          status,
-          error: err.message,
-          code: (err as { code?: unknown }).code,
-        }),
+      onUpstreamError: state.onUpstreamError,
     });
   }
 
