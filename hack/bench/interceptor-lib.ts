@@ -191,7 +191,7 @@ export async function fixedRate(
     // Timers fire to the millisecond, so a request may leave up to 1 ms early: its latency then
     // counts from when it left. A late one counts from its slot, so the client's own delays are
     // not hidden (coordinated omission).
-    const from = Math.max(scheduled, performance.now());
+    const from = Math.min(scheduled, performance.now());
     const recorded = i >= warmup;
     inflight.push(
       pool
