@@ -1,6 +1,7 @@
 // WebSocket (and other HTTP/1.1 Upgrade) requests: matched and counted like any request, held during a
-// cold start (and queued behind a release of held requests still under way), then the request head is replayed to the backend over a fresh connection and bytes are
-// copied both ways until either side closes (what Go's ReverseProxy does after a 101).
+// cold start (and queued behind a release of held requests still under way), then the request head
+// is replayed to the backend over a fresh connection and bytes are copied both ways until either
+// side closes (what Go's ReverseProxy does after a 101).
 import type { IncomingMessage } from 'node:http';
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
