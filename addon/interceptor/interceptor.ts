@@ -15,6 +15,7 @@ import { AccessLog } from './proxy/access-log.ts';
 import { Forwarder } from './proxy/forward.ts';
 import { ProxyHandler, type ProxyDeps } from './proxy/handler.ts';
 import { HoldLimits } from './proxy/holding.ts';
+import { IdleScavenge, loadMinorGc } from './proxy/idle-scavenge.ts';
 import { StaticResponder } from './proxy/static-response.ts';
 import { UpgradeProxy } from './proxy/upgrade.ts';
 import { RequestQueue } from './queue/queue.ts';
@@ -69,6 +70,21 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
   let draining = false;
 
   const holds = new HoldLimits(config.coldStartMaxPendingPerRoute, config.coldStartMaxPendingTotal);
+  // Promotes held requests' state while idle, so a release does not pay for it (proxy/idle-scavenge.ts).
+  const gc = loadMinorGc();
+  const idleScavenge = gc
+    ? new IdleScavenge({
+        held: () => holds.held,
+        gc,
+        onScavenge: (ms, bytes) =>
+          log.debug('scavenged while idle with requests held', {
+            ms: Math.round(ms * 10) / 10,
+            newSpaceMiB: Math.round(bytes / 104857.6) / 10,
+            held: holds.held,
+          }),
+      })
+    : undefined;
+  if (!gc) log.debug('no minor GC available: held requests are not promoted while idle');
   const deps: ProxyDeps = {
     config,
     table,
@@ -119,6 +135,7 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
         new UpgradeProxy(deps, 'https').handle,
       );
     }
+    idleScavenge?.start();
     log.info('interceptor started', {
       proxyPort,
       tlsPort,
@@ -129,6 +146,7 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
 
     const stopInfrastructure = async (): Promise<void> => {
       watch.close();
+      idleScavenge?.stop();
       await Promise.allSettled(started.map((s) => s.close()));
       table.stop();
       ready.stop();

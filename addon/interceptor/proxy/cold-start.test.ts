@@ -14,6 +14,7 @@ import {
   startTestInterceptor,
   type Backend,
   refusingPort,
+  quietLogger,
   watchQueue,
   type Obj,
 } from '../testing/harness.ts';
@@ -102,6 +103,38 @@ test('a client that gives up while held leaves nothing waiting; the rest are all
       [1, 2, 3].map((i) => [200, `backend:/held-${i}`]),
     );
     assert.equal(ic.running.ready.waiting, 0);
+  } finally {
+    await ic.close();
+  }
+});
+
+test('while requests are held and the interceptor is idle, the young generation is scavenged (the release does not pay for it)', async () => {
+  const objs = [route(), svc];
+  const lines: string[] = [];
+  const ic = await startTestInterceptor([...objs, notReady()], {}, quietLogger(lines));
+  try {
+    const scavenged = (): string[] => lines.filter((l) => l.includes('scavenged while idle'));
+    // Live young objects, as a burst of held requests leaves behind (this process is the interceptor's).
+    let young: { i: number; s: string }[] | undefined = [];
+    for (let i = 0; i < 200_000; i++) young.push({ i, s: `held-${i}` });
+    await new Promise((r) => setTimeout(r, 600));
+    assert.deepEqual(scavenged(), [], 'nothing held: no scavenge is forced');
+    // Caught: if the assertions below fail, close() hangs these up.
+    const held = [1, 2, 3].map((i) =>
+      request(ic.url(`/held-${i}`), { headers: host }).catch((err: Error) => ({ status: err.message })),
+    );
+    for (let i = 0; i < 200_000; i++) young.push({ i, s: `held-${i}` });
+    for (let i = 0; i < 100 && scavenged().length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    const line = JSON.parse(scavenged()[0] ?? '{}') as { held?: number; newSpaceMiB?: number };
+    assert.equal(line.held, 3);
+    assert.ok((line.newSpaceMiB ?? 0) >= 4, `a young generation worth a pause (${line.newSpaceMiB} MiB)`);
+    assert.equal(young.length, 400_000);
+    young = undefined;
+    await ic.update([...objs, ready()]);
+    assert.deepEqual(
+      (await Promise.all(held)).map((r) => r.status),
+      [200, 200, 200],
+    );
   } finally {
     await ic.close();
   }
