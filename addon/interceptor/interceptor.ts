@@ -79,7 +79,7 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
         onScavenge: (ms, bytes) =>
           log.debug('scavenged while idle with requests held', {
             ms: Math.round(ms * 10) / 10,
-            newSpaceMiB: Math.round(bytes / 104857.6) / 10,
+            newSpaceMiB: Math.round((bytes / 1048576) * 10) / 10,
             held: holds.held,
           }),
       })

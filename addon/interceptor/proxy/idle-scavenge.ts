@@ -66,8 +66,7 @@ export class IdleScavenge {
   readonly #onScavenge: ((ms: number, newSpaceBytes: number) => void) | undefined;
   #lastElu = performance.eventLoopUtilization();
   #timer: NodeJS.Timeout | undefined;
-  /** Scavenges run so far (tests, and the debug log). */
-  runs = 0;
+  #runs = 0;
 
   constructor(opts: IdleScavengeOptions) {
     this.#held = opts.held;
@@ -78,6 +77,11 @@ export class IdleScavenge {
     this.#newSpaceUsed = opts.newSpaceUsed ?? newSpaceUsedBytes;
     this.#utilization = opts.utilization ?? this.#eventLoopUtilization;
     this.#onScavenge = opts.onScavenge;
+  }
+
+  /** Scavenges run so far. */
+  get runs(): number {
+    return this.#runs;
   }
 
   start(): void {
@@ -99,7 +103,7 @@ export class IdleScavenge {
     if (used < this.#minNewSpaceBytes) return false;
     const t0 = performance.now();
     this.#gc();
-    this.runs++;
+    this.#runs++;
     this.#onScavenge?.(performance.now() - t0, used);
     // The pause itself is no traffic: the next interval measures from here.
     this.#lastElu = performance.eventLoopUtilization();
