@@ -6,7 +6,7 @@
 // interceptor's proxy Service, so the browser navigates to the app's host as a user's would.
 // The first screen must be the waiting page; it must reload by itself (the test navigates once);
 // the app's own page must follow once KEDA has scaled the Deployment up. Both screens are saved
-// as PNGs in `screenshotDir` (README.md shows the committed ones).
+// as PNGs in `screenshotDir` (README.md shows committed ones).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -26,9 +26,12 @@ import {
 } from '../../hack/embedded.ts';
 
 const dir = resolve(import.meta.dirname, '../../.cache/e2e-browser-cluster');
-/** Where the two screenshots go; README.md shows the copies committed from a real run. */
+/**
+ * Where the two screenshots go: under .cache by default, so a test run leaves the tree clean.
+ * README.md shows copies committed from a real run (WAITING_PAGE_SCREENSHOTS=docs/screenshots).
+ */
 const screenshotDir = resolve(
-  process.env.WAITING_PAGE_SCREENSHOTS ?? resolve(import.meta.dirname, '../../docs/screenshots'),
+  process.env.WAITING_PAGE_SCREENSHOTS ?? resolve(import.meta.dirname, '../../.cache/screenshots'),
 );
 const kedaNs = 'kyma-system';
 const addonNs = kedaNs;
