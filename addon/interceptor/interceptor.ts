@@ -85,6 +85,8 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
       })
     : undefined;
   if (!gc) log.debug('no minor GC available: held requests are not promoted while idle');
+  const metrics = new InterceptorMetrics(registry, holds);
+  table.onSwap(() => metrics.retainRoutes(new Set(queue.keys())));
   const deps: ProxyDeps = {
     config,
     table,
@@ -94,7 +96,7 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
     forwarder,
     statics: new StaticResponder(store),
     holds,
-    metrics: new InterceptorMetrics(registry, holds),
+    metrics,
     log,
     accessLog: config.logRequests ? new AccessLog(log) : undefined,
     directPodRouting: config.directPodRouting || opts.fileMode,

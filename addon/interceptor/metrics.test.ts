@@ -167,3 +167,51 @@ test('held requests: interceptor_pending_requests while they wait, interceptor_c
     await backend.close();
   }
 });
+
+test('a route removed from the table leaves /metrics; the routes that stay keep counting', async () => {
+  const backend = await startBackend((_req, res) => res.end('ok'));
+  const ready = (name: string): Obj =>
+    endpointSlice(name, [{ ip: '127.0.0.1' }], backend.port, 'http', 'team');
+  const keep = [...teamRoute('app'), ready('app')];
+  const ic = await startTestInterceptor([
+    ...keep,
+    ...teamRoute('gone', { coldStart: { maxPendingRequests: 1 } }),
+    endpointSlice('gone', [{ ip: '127.0.0.1', ready: false }], backend.port, 'http', 'team'),
+  ]);
+  const metrics = async (): Promise<string> =>
+    (await request(`http://127.0.0.1:${ic.running.metricsPort}/metrics`)).body;
+  const goneLines = (text: string): string[] =>
+    text.split('\n').filter((l) => !l.startsWith('#') && l.includes('route_name="gone"'));
+  try {
+    assert.equal((await request(ic.url('/'), { headers: { host: 'app.test' } })).status, 200);
+    // One request held on "gone" (its limit is 1), a second refused: every kind of series it can have.
+    // It stays held after its route goes (nothing ends its wait); close() hangs it up.
+    void request(ic.url('/'), { headers: { host: 'gone.test' } }).catch(() => {});
+    for (let i = 0; i < 50 && ic.running.ready.waiting !== 1; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    assert.equal((await request(ic.url('/'), { headers: { host: 'gone.test' } })).status, 503);
+    const before = goneLines(await metrics());
+    for (const name of [
+      'interceptor_request_count_total',
+      'interceptor_request_concurrency',
+      'interceptor_pending_requests',
+      'interceptor_pending_rejected_total',
+    ])
+      assert.ok(
+        before.some((l) => l.startsWith(name)),
+        `${name} has the route before it goes`,
+      );
+
+    await ic.update(keep);
+    assert.equal((await request(ic.url('/'), { headers: { host: 'app.test' } })).status, 200);
+    const after = await metrics();
+    assert.deepEqual(goneLines(after), [], 'nothing left of the removed route');
+    assert.match(
+      after,
+      /interceptor_request_count_total\{code="200",method="GET",route_name="app",route_namespace="team"\} 2/,
+    );
+  } finally {
+    await ic.close();
+    await backend.close();
+  }
+});

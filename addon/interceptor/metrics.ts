@@ -299,6 +299,22 @@ export class InterceptorMetrics {
       this.#concurrency.set(routeKey, { labels: { route_name: name, route_namespace: namespace }, source });
   }
 
+  /**
+   * Drops the series of routes that are no longer in the table (beyond upstream, whose exporter
+   * keeps them until a restart): with apps coming and going, /metrics would otherwise only grow.
+   * A route that comes back starts from zero, as after a restart. The unmatched series ("") stays.
+   */
+  retainRoutes(keys: ReadonlySet<string>): void {
+    for (const key of this.#requests.keys()) if (key !== '' && !keys.has(key)) this.#requests.delete(key);
+    for (const key of this.#holds.keys()) if (!keys.has(key)) this.#holds.delete(key);
+    // Every route that saw a request has a concurrency gauge (handler: on its first request).
+    for (const [key, g] of this.#concurrency) {
+      if (keys.has(key)) continue;
+      this.#concurrency.delete(key);
+      for (const limit of ['route', 'global']) this.rejected.remove({ ...g.labels, limit });
+    }
+  }
+
   #allSeries(): RequestSeries[] {
     const all: RequestSeries[] = [];
     for (const byRoute of this.#requests.values()) {
