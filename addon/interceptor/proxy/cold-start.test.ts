@@ -454,6 +454,56 @@ test('bounded holding: past the per-route limit (route field) and the global lim
   }
 });
 
+test('WebSocket upgrades held for a cold start count towards the hold limits: over one, 503 + Retry-After', async () => {
+  const ws = await startBackend((_req, res) => res.end('not an upgrade'));
+  ws.server.on('upgrade', (_req: http.IncomingMessage, socket: net.Socket) =>
+    socket.end('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n'),
+  );
+  const slice = (isReady: boolean): Obj =>
+    endpointSlice('app', [{ ip: '127.0.0.1', ready: isReady }], ws.port);
+  const objs = [route({ coldStart: { maxPendingRequests: 1 } }), svc];
+  const ic = await startTestInterceptor([...objs, slice(false)]);
+  /** Sends an upgrade on its own connection; resolves with all it got back once the connection ends. */
+  const upgrade = (): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const s = net.connect(Number(new URL(ic.url('/')).port), '127.0.0.1', () =>
+        s.write('GET /ws HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n'),
+      );
+      let got = '';
+      s.on('data', (c: Buffer) => (got += c.toString('latin1')));
+      s.once('close', () => resolve(got));
+      s.once('error', reject);
+    });
+  try {
+    const held = upgrade();
+    for (let i = 0; i < 100 && ic.running.ready.waiting !== 1; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    assert.equal(ic.running.ready.waiting, 1);
+    const over = await upgrade();
+    assert.match(over, /^HTTP\/1\.1 503 /);
+    assert.match(over, /\r\nRetry-After: 5\r\n/);
+    assert.match(over, /too many requests waiting for default\/app to start \(route limit reached\)/);
+    const overHttp = await request(ic.url('/'), { headers: host });
+    assert.equal(overHttp.status, 503, 'requests and upgrades share the limit');
+    const pending = await request(`http://127.0.0.1:${ic.running.metricsPort}/metrics`);
+    assert.match(
+      pending.body,
+      /interceptor_pending_requests\{route_name="app",route_namespace="default"\} 1/,
+    );
+    await ic.update([...objs, slice(true)]);
+    assert.match(await held, /^HTTP\/1\.1 101 /);
+    const after = await request(`http://127.0.0.1:${ic.running.metricsPort}/metrics`);
+    assert.match(after.body, /interceptor_pending_requests\{route_name="app",route_namespace="default"\} 0/);
+    assert.match(
+      after.body,
+      /interceptor_cold_start_wait_seconds_count\{route_name="app",route_namespace="default",outcome="ready"\} 1/,
+    );
+  } finally {
+    await ic.close();
+    await ws.close();
+  }
+});
+
 test('a refused connection to a just-ready endpoint is retried on the next endpoint: no 502', async () => {
   const deadPort = await refusingPort(); // ECONNREFUSED
   const slices = [

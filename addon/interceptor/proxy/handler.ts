@@ -15,7 +15,7 @@ import type { HeaderSource } from '../routing/table.ts';
 import type { AccessLog } from './access-log.ts';
 import { DeadlineExceeded, type Forwarder, type ProxyRequest, type ProxyResponse } from './forward.ts';
 import { outboundHeaders } from './headers.ts';
-import type { HoldLimits } from './holding.ts';
+import { holdRefusalMessage, type HoldLimits } from './holding.ts';
 import { writeError } from './responses.ts';
 import type { StaticResponder } from './static-response.ts';
 import { readinessTimeoutMs, requestTimeoutMs, responseHeaderTimeoutMs } from './timeouts.ts';
@@ -258,7 +258,7 @@ export class ProxyHandler {
         res,
         503,
         { 'retry-after': String(d.config.retryAfterSeconds) },
-        `too many requests waiting for ${route.key} to start (${refused} limit reached); retry later\n`,
+        holdRefusalMessage(route.key, refused),
       );
       return;
     }

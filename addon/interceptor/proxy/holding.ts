@@ -4,6 +4,11 @@
 
 export type HoldRefusal = 'route' | 'global';
 
+/** The body of the 503 that answers a request over a limit (HTTP and WebSocket upgrades alike). */
+export function holdRefusalMessage(routeKey: string, refused: HoldRefusal): string {
+  return `too many requests waiting for ${routeKey} to start (${refused} limit reached); retry later\n`;
+}
+
 export class HoldLimits {
   readonly #perRouteDefault: number;
   readonly #total: number;

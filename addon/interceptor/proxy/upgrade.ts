@@ -9,13 +9,14 @@ import { STATUS_CODES } from 'node:http';
 import type { CancelWait } from '../endpoints/ready-waiters.ts';
 import { TargetResolutionError, type ResolvedTarget } from '../endpoints/targets.ts';
 import { outboundHeaders } from './headers.ts';
+import { holdRefusalMessage } from './holding.ts';
 import type { ProxyDeps } from './handler.ts';
 import { readinessTimeoutMs, requestTimeoutMs } from './timeouts.ts';
 
-function rawError(socket: Socket, status: number): void {
-  const body = `${STATUS_CODES[status] ?? 'Error'}\n`;
+function rawError(socket: Socket, status: number, extraHeaders = '', message?: string): void {
+  const body = message ?? `${STATUS_CODES[status] ?? 'Error'}\n`;
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\n${extraHeaders}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
 
@@ -76,13 +77,33 @@ export class UpgradeProxy {
     const serviceKey = target.serviceKey;
     if (!d.ready.hasReadyEndpoints(serviceKey)) {
       cold = true;
-      const limit = [readinessTimeoutMs(route, d.config), requestTimeoutMs(route, d.config)].filter(
-        (v) => v > 0,
-      );
+      // Held like a request (handler.ts): within the same hold limits.
+      const refused = d.holds.acquire(route.key, route.maxPendingRequests);
+      if (refused !== undefined) {
+        d.metrics.rejected.inc({ route_name: route.name, route_namespace: route.namespace, limit: refused });
+        return rawError(
+          socket,
+          503,
+          `Retry-After: ${d.config.retryAfterSeconds}\r\n`,
+          holdRefusalMessage(route.key, refused),
+        );
+      }
+      const readinessMs = readinessTimeoutMs(route, d.config);
+      const requestMs = requestTimeoutMs(route, d.config);
+      const limit = [readinessMs, requestMs].filter((v) => v > 0);
+      const series = d.metrics.holdSeries(route.key, route.namespace, route.name);
+      const heldAt = performance.now();
       const ok = await waitOn(
         socket,
         (onReady) => d.ready.waitReady(serviceKey, onReady),
         limit.length > 0 ? Math.min(...limit) : 0,
+      );
+      d.holds.release(route.key);
+      const timedOut =
+        readinessMs > 0 && (requestMs === 0 || readinessMs <= requestMs) ? 'readiness' : 'deadline';
+      series.observeWait(
+        ok ? 'ready' : socket.destroyed ? 'client' : timedOut,
+        (performance.now() - heldAt) / 1000,
       );
       if (socket.destroyed) return;
       if (!ok) return rawError(socket, 504);
