@@ -6,7 +6,7 @@ import type { Logger } from '../../shared/log.ts';
 import type { InterceptorConfig } from '../config.ts';
 import type { ReadyEndpointsCache } from '../endpoints/ready-cache.ts';
 import { TargetResolutionError, type ResolvedTarget, type TargetResolver } from '../endpoints/targets.ts';
-import type { HoldSeries, InterceptorMetrics, RouteSeries } from '../metrics.ts';
+import type { InterceptorMetrics, RouteSeries, WaitOutcome } from '../metrics.ts';
 import type { Counter, RequestQueue } from '../queue/queue.ts';
 import type { LiveRouteTable } from '../routing/live-table.ts';
 import type { Route } from '../routing/route.ts';
@@ -15,7 +15,7 @@ import type { HeaderSource } from '../routing/table.ts';
 import type { AccessLog } from './access-log.ts';
 import { DeadlineExceeded, type Forwarder, type ProxyRequest, type ProxyResponse } from './forward.ts';
 import { outboundHeaders } from './headers.ts';
-import { holdRefusalMessage, type HoldLimits } from './holding.ts';
+import { holdRefusalMessage, takeHoldSlot, type HeldSlot, type HoldLimits } from './holding.ts';
 import { writeError } from './responses.ts';
 import type { StaticResponder } from './static-response.ts';
 import { readinessTimeoutMs, requestTimeoutMs, responseHeaderTimeoutMs } from './timeouts.ts';
@@ -80,8 +80,6 @@ function hostOrigin(scheme: string, host: string, port: number): string {
 interface RouteState {
   count: Counter | undefined;
   series: RouteSeries;
-  /** From the route's first held request on. */
-  holds: HoldSeries | undefined;
   /** Logs the error behind a 502/504 (one function per route, not a closure per request). */
   onUpstreamError: (err: Error, status: 502 | 504) => void;
   requestMs: number;
@@ -202,7 +200,6 @@ export class ProxyHandler {
       route.proxyState = state = {
         count,
         series: d.metrics.routeSeries(route.key),
-        holds: undefined,
         // A 502/504 says why in the log; upstream's ReverseProxy logs the same.
         onUpstreamError: (err, status) =>
           d.log.warn('upstream request failed', {
@@ -251,40 +248,34 @@ export class ProxyHandler {
     behindRelease = false,
   ): void {
     const d = this.#d;
-    const refused = behindRelease ? undefined : d.holds.acquire(route.key, route.maxPendingRequests);
-    if (refused !== undefined) {
-      d.metrics.rejected.inc({ route_name: route.name, route_namespace: route.namespace, limit: refused });
-      writeError(
-        res,
-        503,
-        { 'retry-after': String(d.config.retryAfterSeconds) },
-        holdRefusalMessage(route.key, refused),
-      );
-      return;
-    }
-    let series: HoldSeries | undefined;
+    let slot: HeldSlot | undefined;
     if (!behindRelease) {
-      const state = this.#state(route);
-      series = state.holds ??= d.metrics.holdSeries(route.key, route.namespace, route.name);
+      const taken = takeHoldSlot(d.holds, d.metrics, route);
+      if (typeof taken === 'string') {
+        writeError(
+          res,
+          503,
+          { 'retry-after': String(d.config.retryAfterSeconds) },
+          holdRefusalMessage(route.key, taken),
+        );
+        return;
+      }
+      slot = taken;
     }
-    const heldAt = performance.now();
     const readinessMs = behindRelease ? 0 : readinessTimeoutMs(route, d.config);
     // Prepared while the request waits, so a release of thousands does not do it all at once.
     const headers = this.#outboundHeaders(req);
 
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
-    const settle = (outcome: 'ready' | 'readiness' | 'deadline' | 'client'): void => {
+    const settle = (outcome: WaitOutcome): void => {
       if (settled) return;
       settled = true;
       cancelWait();
       clearTimeout(timer);
       deadline?.removeEventListener('abort', onDeadline);
       res.off('close', onClose);
-      if (series !== undefined) {
-        d.holds.release(route.key); // the pending gauge reads this count
-        series.observeWait(outcome, (performance.now() - heldAt) / 1000);
-      }
+      slot?.end(outcome);
       if (outcome === 'client') return;
       if (outcome === 'ready') {
         this.#proceed(req, res, route, target, !behindRelease, deadline, retryUntil, headers);

@@ -2,6 +2,9 @@
 // total. Over a limit the request is answered at once (503 + Retry-After) instead of being held, so
 // a burst against one cold app cannot exhaust the interceptor's memory for every other route.
 
+import type { HoldSeries, InterceptorMetrics, WaitOutcome } from '../metrics.ts';
+import type { Route } from '../routing/route.ts';
+
 export type HoldRefusal = 'route' | 'global';
 
 /** The body of the 503 that answers a request over a limit (HTTP and WebSocket upgrades alike). */
@@ -46,4 +49,42 @@ export class HoldLimits {
     else this.#byRoute.set(routeKey, current - 1);
     if (this.#held > 0) this.#held--;
   }
+}
+
+/** A held request's slot, from the start of its cold-start wait to its end. */
+export class HeldSlot {
+  readonly #holds: HoldLimits;
+  readonly #routeKey: string;
+  readonly #series: HoldSeries;
+  readonly #since = performance.now();
+
+  constructor(holds: HoldLimits, routeKey: string, series: HoldSeries) {
+    this.#holds = holds;
+    this.#routeKey = routeKey;
+    this.#series = series;
+  }
+
+  /** Frees the slot (the pending gauge reads the hold counts) and records how long and how the wait ended. */
+  end(outcome: WaitOutcome): void {
+    this.#holds.release(this.#routeKey);
+    this.#series.observeWait(outcome, (performance.now() - this.#since) / 1000);
+  }
+}
+
+/**
+ * Takes a hold slot for a request (or WebSocket upgrade) on a cold route, or says which limit
+ * refused it; a refusal is counted in interceptor_pending_rejected_total, and the caller answers
+ * 503 with holdRefusalMessage.
+ */
+export function takeHoldSlot(
+  holds: HoldLimits,
+  metrics: InterceptorMetrics,
+  route: Route,
+): HeldSlot | HoldRefusal {
+  const refused = holds.acquire(route.key, route.maxPendingRequests);
+  if (refused !== undefined) {
+    metrics.rejected.inc({ route_name: route.name, route_namespace: route.namespace, limit: refused });
+    return refused;
+  }
+  return new HeldSlot(holds, route.key, metrics.holdSeries(route.key, route.namespace, route.name));
 }

@@ -9,7 +9,7 @@ import { STATUS_CODES } from 'node:http';
 import type { CancelWait } from '../endpoints/ready-waiters.ts';
 import { TargetResolutionError, type ResolvedTarget } from '../endpoints/targets.ts';
 import { outboundHeaders } from './headers.ts';
-import { holdRefusalMessage } from './holding.ts';
+import { holdRefusalMessage, takeHoldSlot } from './holding.ts';
 import type { ProxyDeps } from './handler.ts';
 import { readinessTimeoutMs, requestTimeoutMs } from './timeouts.ts';
 
@@ -78,33 +78,25 @@ export class UpgradeProxy {
     if (!d.ready.hasReadyEndpoints(serviceKey)) {
       cold = true;
       // Held like a request (handler.ts): within the same hold limits.
-      const refused = d.holds.acquire(route.key, route.maxPendingRequests);
-      if (refused !== undefined) {
-        d.metrics.rejected.inc({ route_name: route.name, route_namespace: route.namespace, limit: refused });
+      const slot = takeHoldSlot(d.holds, d.metrics, route);
+      if (typeof slot === 'string')
         return rawError(
           socket,
           503,
           `Retry-After: ${d.config.retryAfterSeconds}\r\n`,
-          holdRefusalMessage(route.key, refused),
+          holdRefusalMessage(route.key, slot),
         );
-      }
       const readinessMs = readinessTimeoutMs(route, d.config);
       const requestMs = requestTimeoutMs(route, d.config);
       const limit = [readinessMs, requestMs].filter((v) => v > 0);
-      const series = d.metrics.holdSeries(route.key, route.namespace, route.name);
-      const heldAt = performance.now();
       const ok = await waitOn(
         socket,
         (onReady) => d.ready.waitReady(serviceKey, onReady),
         limit.length > 0 ? Math.min(...limit) : 0,
       );
-      d.holds.release(route.key);
       const timedOut =
         readinessMs > 0 && (requestMs === 0 || readinessMs <= requestMs) ? 'readiness' : 'deadline';
-      series.observeWait(
-        ok ? 'ready' : socket.destroyed ? 'client' : timedOut,
-        (performance.now() - heldAt) / 1000,
-      );
+      slot.end(ok ? 'ready' : socket.destroyed ? 'client' : timedOut);
       if (socket.destroyed) return;
       if (!ok) return rawError(socket, 504);
     } else if (d.ready.isReleasing(serviceKey)) {
