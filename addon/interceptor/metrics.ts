@@ -259,19 +259,13 @@ export class InterceptorMetrics {
       if (!byMethod) byRoute.byMethod.set(method, (byMethod = new Map()));
       s = byMethod.get(code);
       if (!s) {
-        s = {
-          code,
-          method,
-          labels: {
-            code: String(code),
-            method: normalizeMethod(method),
-            route_name: name,
-            route_namespace: namespace,
-          },
-          count: 0,
-          sum: 0,
-          buckets: new Array<number>(durationBuckets.length + 1).fill(0),
+        const labels = {
+          code: String(code),
+          method: normalizeMethod(method),
+          route_name: name,
+          route_namespace: namespace,
         };
+        s = { ...newHistogramSeries(labels, durationBuckets), labels, code, method };
         byMethod.set(code, s);
       }
       byRoute.last = s;
