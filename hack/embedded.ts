@@ -8,7 +8,7 @@ import net from 'node:net';
 import { LocalCluster, kubectlPath } from './cluster/control-plane.ts';
 import { installCrds } from './cluster/crds.ts';
 import { startKubelet, type Kubelet } from './kubelet/kubelet.ts';
-import { installKeda } from './keda.ts';
+import { ensureKedaBinaries, installKeda, kedaBinariesCached } from './keda.ts';
 import { startKedaHttp, type ServiceProcess } from './keda-http-process.ts';
 
 export const addonNamespaceDefault = 'kyma-system';
@@ -51,7 +51,14 @@ export async function startEmbedded(
   const cluster = new LocalCluster(opts.dir);
   const stops: (() => Promise<void>)[] = [];
   try {
-    progress('starting the local control plane (the first run builds it from source: several minutes)');
+    // Every build runs before anything that must stay responsive (the kubelet, the manager) starts.
+    if (!cluster.binariesCached())
+      progress('building the local control plane from source (first run only: several minutes)');
+    await cluster.ensureBinaries();
+    if (!kedaBinariesCached())
+      progress('building KEDA from source (first run only: 15-25 minutes on 2 cores)');
+    await ensureKedaBinaries();
+    progress('starting the local control plane');
     await cluster.up();
     const kubeconfig = cluster.kubeconfigPath;
     const kubectl = kubectlFor(kubeconfig);
@@ -59,7 +66,7 @@ export async function startEmbedded(
     progress('starting the process kubelet (pods run as local processes)');
     const kubelet = await startKubelet({ kubeconfig, stateDir: cluster.dir });
     stops.push(() => kubelet.stop());
-    progress('installing KEDA (the first run builds it from source: 15-25 minutes)');
+    progress('installing KEDA');
     await installKeda({ kubeconfig });
 
     progress('starting the manager (keda-http manager)');

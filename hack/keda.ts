@@ -10,11 +10,12 @@
 //   node hack/keda.ts build                           (only builds the binaries: npm run keda:build)
 //   node hack/keda.ts install [--kubeconfig <path>]   (default: the `npm run cluster:up` cluster;
 //                                                      `npm run kubelet` must be running for it)
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { binaryPath, kubectlPath, versions } from './cluster/control-plane.ts';
+import { buildBinaries } from './cluster/build.ts';
 import { goModuleDir, installCrds } from './cluster/crds.ts';
 
 const repoRoot = resolve(import.meta.dirname, '..');
@@ -28,19 +29,23 @@ function log(msg: string): void {
   process.stderr.write(`[keda] ${msg}\n`);
 }
 
-/** Builds keda-operator and keda-adapter from KEDA's Go module, unless they are cached. */
-export function ensureKedaBinaries(): void {
+/** True when keda-operator and keda-adapter are built and cached. */
+export function kedaBinariesCached(): boolean {
   const v = versions().KEDA_VERSION;
-  if (['keda-operator', 'keda-adapter'].every((b) => existsSync(binaryPath(b, v)))) return;
-  log(`building KEDA ${v} from its Go module (first run only; about 15-25 minutes on 2 cores)`);
-  const r = spawnSync('bash', [join(repoRoot, 'hack/build-binaries.sh'), 'keda-operator', 'keda-adapter'], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  if (r.status !== 0) {
-    throw new Error(
-      `hack/build-binaries.sh keda-operator keda-adapter failed (exit ${r.status ?? r.signal})`,
-    );
-  }
+  return ['keda-operator', 'keda-adapter'].every((b) => existsSync(binaryPath(b, v)));
+}
+
+/**
+ * Builds keda-operator and keda-adapter from KEDA's Go module, unless they are cached. The build
+ * runs as a child process and this only awaits it: a caller that also runs the process kubelet or
+ * an informer keeps its event loop (a blocking build of 15-25 minutes starved their API clients).
+ */
+export async function ensureKedaBinaries(): Promise<void> {
+  if (kedaBinariesCached()) return;
+  log(
+    `building KEDA ${versions().KEDA_VERSION} from its Go module (first run only; about 15-25 minutes on 2 cores)`,
+  );
+  await buildBinaries(['keda-operator', 'keda-adapter']);
 }
 
 type Doc = Record<string, unknown> & {
@@ -138,7 +143,7 @@ export async function installKeda(opts: {
   timeoutSeconds?: number;
 }): Promise<KedaInstallation> {
   const t0 = performance.now();
-  ensureKedaBinaries();
+  await ensureKedaBinaries();
   installCrds(opts.kubeconfig);
   const manifests = kedaManifests();
   await kubectl(opts.kubeconfig, ['apply', '--server-side', '--force-conflicts', '-f', '-'], manifests);
@@ -186,7 +191,7 @@ if (import.meta.main) {
   const i = rest.indexOf('--kubeconfig');
   const kubeconfig = i >= 0 ? rest[i + 1] : join(repoRoot, '.cache/local-cluster/kubeconfig');
   if (command === 'build') {
-    ensureKedaBinaries();
+    await ensureKedaBinaries();
   } else if (command === 'install' && kubeconfig) {
     await installKeda({ kubeconfig });
   } else {

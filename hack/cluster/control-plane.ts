@@ -3,6 +3,7 @@
 // by hack/build-binaries.sh. Processes run detached, so `cluster:up` returns and they keep running;
 // their pids, ports and logs live in the state directory, so a second `up` finds them.
 import { spawn, spawnSync } from 'node:child_process';
+import { buildBinaries } from './build.ts';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
@@ -134,7 +135,7 @@ export class LocalCluster {
   async up(): Promise<ClusterInfo> {
     const t0 = performance.now();
     const v = versions();
-    this.#ensureBinaries(v);
+    await this.ensureBinaries();
     mkdirSync(this.dir, { recursive: true });
     const pki = ensurePki(join(this.dir, 'pki'));
     const state = await this.#loadOrAllocate();
@@ -186,20 +187,26 @@ export class LocalCluster {
     };
   }
 
-  #ensureBinaries(v: Versions): void {
-    const needed = [
+  /** True when etcd, kube-apiserver, kube-controller-manager and kubectl are built and cached. */
+  binariesCached(v: Versions = versions()): boolean {
+    return [
       binaryPath('etcd', v.ETCD_VERSION),
       binaryPath('kube-apiserver', v.KUBERNETES_VERSION),
       binaryPath('kube-controller-manager', v.KUBERNETES_VERSION),
       binaryPath('kubectl', v.KUBERNETES_VERSION),
-    ];
-    if (needed.every((p) => existsSync(p))) return;
+    ].every((p) => existsSync(p));
+  }
+
+  /**
+   * Builds the control plane's binaries when missing. The build is a child process that this only
+   * awaits, so a process that also runs a kubelet or informers keeps serving them meanwhile.
+   */
+  async ensureBinaries(): Promise<void> {
+    if (this.binariesCached()) return;
     log(
       'building control-plane binaries from their Go modules (first run only; about 6-10 minutes on 2 cores)',
     );
-    const r = spawnSync('bash', [join(repoRoot, 'hack/build-binaries.sh')], { stdio: 'inherit' });
-    if (r.status !== 0)
-      throw new Error(`hack/build-binaries.sh failed with exit code ${r.status ?? r.signal}`);
+    await buildBinaries();
   }
 
   async #loadOrAllocate(): Promise<State> {
