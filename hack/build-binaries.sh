@@ -3,6 +3,7 @@
 #   hack/build-binaries.sh [etcd] [kube-apiserver] [kube-controller-manager] ...   (default: all three)
 #   hack/build-binaries.sh keda-operator keda-adapter   (KEDA, only when asked: the end-to-end tests)
 #   hack/build-binaries.sh upstream-interceptor upstream-scaler upstream-operator   (benchmarks)
+#   hack/build-binaries.sh h2spec   (the HTTP/2 conformance test of the interceptor's listeners)
 # Binaries land in $KEDA_HTTP_CACHE/bin/<name>-<version> (default ~/.cache/keda-http-addon), outside git,
 # so a fresh clone on the same machine reuses them. Go's own build and module caches are reused too.
 set -euo pipefail
@@ -130,6 +131,24 @@ build_upstream() {
   timed "upstream-$component" bash -c "cd '$dir' && go build -o '$out.tmp' github.com/kedacore/http-add-on/$component && mv '$out.tmp' '$out'"
 }
 
+# h2spec, the HTTP/2 conformance tester (addon/interceptor/server/h2spec.test.ts). Its newest tags
+# (v2.3 to v2.6) are not served by the Go module proxy; v2.2.1 is, as v2.2.1+incompatible (no go.mod,
+# so its dependencies are not pinned by it). The wrapper pins them to versions that build with Go
+# 1.25 and keep h2spec's 145 cases, so every machine runs the same tester.
+build_h2spec() {
+  local out="$bin/h2spec-$H2SPEC_VERSION" dir="$cache/build/h2spec-$H2SPEC_VERSION"
+  if [ -x "$out" ]; then step "h2spec $H2SPEC_VERSION cached at $out"; return; fi
+  mkdir -p "$dir"
+  [ -f "$dir/go.mod" ] || printf 'module local/build\n\ngo 1.25\n\nrequire (\n\tgithub.com/summerwind/h2spec %s+incompatible\n\tgithub.com/fatih/color v1.18.0\n\tgithub.com/spf13/cobra v1.10.2\n\tgolang.org/x/net v0.50.0\n)\n' \
+    "$H2SPEC_VERSION" >"$dir/go.mod"
+  if ! (cd "$dir" && go get "github.com/summerwind/h2spec/cmd/h2spec@$H2SPEC_VERSION+incompatible" >"$dir/go-get.log" 2>&1); then
+    cat "$dir/go-get.log" >&2
+    return 1
+  fi
+  step "building h2spec $H2SPEC_VERSION"
+  timed h2spec bash -c "cd '$dir' && go build -o '$out.tmp' github.com/summerwind/h2spec/cmd/h2spec && mv '$out.tmp' '$out'"
+}
+
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(etcd kube-apiserver kube-controller-manager kubectl)
 t0=$SECONDS
@@ -139,6 +158,7 @@ for t in "${targets[@]}"; do
     kube-apiserver | kube-controller-manager | kubectl) build_k8s "$t" ;;
     upstream-interceptor | upstream-scaler | upstream-operator) build_upstream "${t#upstream-}" ;;
     keda-operator | keda-adapter) build_keda "${t#keda-}" ;;
+    h2spec) build_h2spec ;;
     *) echo "unknown target: $t" >&2; exit 2 ;;
   esac
 done

@@ -19,6 +19,7 @@ export interface Versions {
   KEDA_VERSION: string;
   UPSTREAM_ADDON_VERSION: string;
   ISTIO_API_VERSION: string;
+  H2SPEC_VERSION: string;
 }
 
 /** hack/versions.env, the one place versions of Go-built infrastructure are pinned. */
@@ -26,7 +27,7 @@ export function versions(): Versions {
   const text = readFileSync(join(repoRoot, 'hack/versions.env'), 'utf8');
   const out: Record<string, string> = {};
   for (const line of text.split('\n')) {
-    const m = /^([A-Z_]+)=(\S+)/.exec(line.trim());
+    const m = /^([A-Z][A-Z0-9_]*)=(\S+)/.exec(line.trim());
     if (m?.[1] && m[2]) out[m[1]] = m[2];
   }
   return out as unknown as Versions;

@@ -64,7 +64,52 @@ test('a well-formed request does reach the backend (the control case)', async ()
 test('malformed request line: 400', async () => {
   await expectRejected('GARBAGE\r\n\r\n', 400);
   await expectRejected('GET /\x01path HTTP/1.1\r\nHost: app.test\r\n\r\n', 400);
-  await expectRejected('GET / HTTP/9.9\r\nHost: app.test\r\n\r\n', 400);
+});
+
+/** Sends `data` as a connection's first bytes; resolves with what came back once the server closed it. */
+function untilClosed(data: string | Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const s = net.connect(ic.running.proxyPort, '127.0.0.1', () => s.write(data));
+    const open = setTimeout(() => s.destroy(new Error('the server left the connection open')), 1500);
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? undefined : reject(err)));
+    s.on('close', () => {
+      clearTimeout(open);
+      resolve(Buffer.concat(chunks));
+    });
+  });
+}
+
+test('a first line naming another protocol than HTTP/1.x, or a broken HTTP/2 preface, is closed unanswered', async () => {
+  const before = hits;
+  for (const first of [
+    'INVALID CONNECTION PREFACE\r\n\r\n', // h2spec's invalid preface
+    'PRI * HTTP/2.0\r\n\r\nGARBAGE GARBAGE GARBAGE\r\n',
+    'PRI * HTTP/2.0\r\nHost: app.test\r\n\r\n',
+    'GET / HTTP/9.9\r\nHost: app.test\r\n\r\n',
+  ]) {
+    const answer = await untilClosed(first);
+    assert.equal(
+      answer.length,
+      0,
+      `${JSON.stringify(first)} was answered ${JSON.stringify(answer.toString('latin1'))}`,
+    );
+  }
+  // The whole preface, then no SETTINGS frame: HTTP/2's own connection error (GOAWAY), then close.
+  const afterPreface = await untilClosed('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\ngarbage garbage garbage garbage');
+  const frames: { type: number; payload: Buffer }[] = [];
+  for (let at = 0; at + 9 <= afterPreface.length; at += 9 + afterPreface.readUIntBE(at, 3)) {
+    const length = afterPreface.readUIntBE(at, 3);
+    frames.push({
+      type: afterPreface[at + 3] ?? -1,
+      payload: afterPreface.subarray(at + 9, at + 9 + length),
+    });
+  }
+  const goaway = frames.find((f) => f.type === 0x7);
+  assert.ok(goaway, `frames of types ${frames.map((f) => f.type).join(',')}, no GOAWAY`);
+  assert.equal(goaway.payload.readUInt32BE(4), 0x1, 'PROTOCOL_ERROR');
+  assert.equal(hits, before, 'nothing reached the backend');
 });
 
 test('malformed header lines: 400', async () => {

@@ -20,6 +20,24 @@ export interface ServerLimits {
 }
 
 const h2Preface = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n';
+/** Longest first line judged by its protocol word; a longer one goes to the HTTP/1 parser's limits. */
+const maxJudgedLineBytes = 8192;
+
+/**
+ * Whether a connection's first line names a protocol other than HTTP/1.x in a request line's third
+ * word: "PRI * HTTP/2.0" not followed by the rest of the HTTP/2 preface, "GET / HTTP/9.9", or
+ * "INVALID CONNECTION PREFACE". Such a client cannot read an HTTP/1.1 status line, and for HTTP/2 an
+ * invalid preface is a connection error before any frame can carry it: the connection is closed
+ * unanswered. A line that is malformed otherwise (no version, a bad target) is an HTTP/1 request
+ * gone wrong, answered 400 by the HTTP/1 parser like Go does. An incomplete first line is not
+ * judged (clients write their request head at once; a trickled one still gets the parser's 400).
+ */
+function namesAnotherProtocol(seen: Buffer): boolean {
+  const eol = seen.indexOf(0x0a);
+  if (eol === -1 || eol > maxJudgedLineBytes) return false;
+  const words = seen.toString('latin1', 0, seen[eol - 1] === 0x0d ? eol - 1 : eol).split(' ');
+  return words.length === 3 && !/^HTTP\/1\.\d$/.test(words[2] ?? '');
+}
 
 /** Go writes these for malformed requests; a clear status, and the connection is closed. */
 function clientErrorResponse(err: NodeJS.ErrnoException & { code?: string }): string {
@@ -185,6 +203,11 @@ export class ProxyServers {
         return;
       }
       socket.setTimeout(0);
+      if (head !== h2Preface && namesAnotherProtocol(seen)) {
+        this.#log.debug('closed a connection whose first line is neither HTTP/1.x nor the HTTP/2 preface');
+        socket.destroy();
+        return;
+      }
       socket.unshift(seen);
       if (head === h2Preface) this.#h2c.emit('connection', socket);
       else this.#h1.emit('connection', socket);
