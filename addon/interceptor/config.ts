@@ -57,6 +57,8 @@ export interface InterceptorConfig {
   queueWatchHeartbeatMs: number;
   /** Header read deadline for inbound connections (upstream: ReadHeaderTimeout 1 minute). */
   readHeaderTimeoutMs: number;
+  /** Beyond upstream's env: SETTINGS_MAX_CONCURRENT_STREAMS of inbound HTTP/2 connections (Go's 250). */
+  maxConcurrentStreams: number;
 }
 
 const tlsVersions = ['1.2', '1.3'] as const;
@@ -122,6 +124,7 @@ export function readConfig(env: Readonly<Record<string, string | undefined>> = p
     placeholderNegotiate: e.bool('KEDA_HTTP_PLACEHOLDER_CONTENT_NEGOTIATION', false),
     queueWatchHeartbeatMs: e.duration('KEDA_HTTP_QUEUE_WATCH_HEARTBEAT', 5_000),
     readHeaderTimeoutMs: 60_000,
+    maxConcurrentStreams: e.int('KEDA_HTTP_MAX_CONCURRENT_STREAMS', 250, { min: 1 }),
   };
   if (config.queueWatchHeartbeatMs <= 0) e.problem('KEDA_HTTP_QUEUE_WATCH_HEARTBEAT must be > 0');
   if (e.bool('OTEL_EXPORTER_OTLP_TRACES_ENABLED', false)) {

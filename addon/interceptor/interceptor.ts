@@ -109,7 +109,11 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
   targets.start();
   await table.start();
 
-  const limits = { readHeaderTimeoutMs: config.readHeaderTimeoutMs, maxHeaderBytes: (1 << 20) + 4096 };
+  const limits = {
+    readHeaderTimeoutMs: config.readHeaderTimeoutMs,
+    maxHeaderBytes: (1 << 20) + 4096,
+    maxConcurrentStreams: config.maxConcurrentStreams,
+  };
   const plain = new ProxyHandler(deps, 'http');
   const servers = new ProxyServers(log, limits, plain.handle, new UpgradeProxy(deps, 'http').handle);
   const watch = new QueueWatch(queue, config.queueWatchHeartbeatMs);

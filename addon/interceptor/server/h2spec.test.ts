@@ -152,7 +152,17 @@ function regressions(
   return out;
 }
 
-test('h2c and TLS listeners fail no h2spec case that a bare node:http2 server passes', async () => {
+function summary(cases: Map<string, { title: string; outcome: Outcome }>): string {
+  const counts = { passed: 0, failed: 0, skipped: 0 };
+  const failed: string[] = [];
+  for (const [id, c] of cases) {
+    counts[c.outcome]++;
+    if (c.outcome === 'failed') failed.push(id);
+  }
+  return `${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped (failed: ${failed.join(', ')})`;
+}
+
+test('h2c and TLS listeners fail no h2spec case that a bare node:http2 server passes', async (t) => {
   // The four runs wait on timeouts most of the time, so they run side by side.
   const [bareClear, proxiedClear, bareSecure, proxiedSecure] = await Promise.all([
     runH2spec('bare-h2c', (bareH2c.address() as AddressInfo).port, false),
@@ -160,6 +170,8 @@ test('h2c and TLS listeners fail no h2spec case that a bare node:http2 server pa
     runH2spec('bare-tls', (bareTls.address() as AddressInfo).port, true),
     runH2spec('interceptor-tls', tlsInterceptor.running.tlsPort ?? 0, true),
   ]);
+  for (const [name, cases] of Object.entries({ bareClear, proxiedClear, bareSecure, proxiedSecure }))
+    t.diagnostic(`${name}: ${summary(cases)}`);
   assert.deepEqual(
     { h2c: regressions(bareClear, proxiedClear), tls: regressions(bareSecure, proxiedSecure) },
     { h2c: [], tls: [] },

@@ -17,6 +17,23 @@ export interface ServerLimits {
   readHeaderTimeoutMs: number;
   /** Largest request head accepted; Go's default is 1 MiB (+4 KiB slop). */
   maxHeaderBytes: number;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS advertised on every HTTP/2 connection (Go's server: 250). */
+  maxConcurrentStreams: number;
+}
+
+/**
+ * What one HTTP/2 connection may hold. Held requests live until their app is ready, so without a
+ * stream limit one client could open thousands on one connection. Streams over the limit are refused
+ * (RST_STREAM REFUSED_STREAM; after 100 refusals the session is closed). A held request's body is not
+ * read, and Node reads no further than the stream's flow-control window; the window is set here
+ * rather than left to Node's default, so a held stream never buffers more than 64 KiB whatever that
+ * default becomes.
+ */
+function h2Options(limits: ServerLimits): http2.ServerOptions {
+  return {
+    maxSessionMemory: 64,
+    settings: { maxConcurrentStreams: limits.maxConcurrentStreams, initialWindowSize: 65_535 },
+  };
 }
 
 const h2Preface = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n';
@@ -93,7 +110,7 @@ export class ProxyServers {
       socket.once('close', () => this.#upgraded.delete(socket));
       this.#onUpgrade(req, socket, head);
     });
-    this.#h2c = http2.createServer({ maxSessionMemory: 64 }, tracked);
+    this.#h2c = http2.createServer(h2Options(limits), tracked);
     this.#h2c.on('session', this.#trackSession);
   }
 
@@ -161,7 +178,7 @@ export class ProxyServers {
     onUpgrade: UpgradeListener,
   ): Promise<number> {
     const tls = http2.createSecureServer(
-      { ...options, allowHTTP1: true, maxSessionMemory: 64 },
+      { ...options, ...h2Options(this.#limits), allowHTTP1: true },
       this.#track(onRequest) as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
     );
     // HTTP/1.1 over TLS goes through the same limits as the plain port.
