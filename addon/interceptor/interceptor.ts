@@ -22,6 +22,7 @@ import { RequestQueue } from './queue/queue.ts';
 import { QueueWatch } from './queue/watch.ts';
 import { LiveRouteTable } from './routing/live-table.ts';
 import { ProxyServers } from './server/proxy-server.ts';
+import { HoldCutoff } from './server/hold-cutoff.ts';
 import { loadTlsOptions } from './server/tls-store.ts';
 
 export interface StartOptions {
@@ -68,6 +69,7 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
     ...(tlsOptions ? { tls: { ca: tlsOptions.ca, skipVerify: config.tls.skipVerify } } : {}),
   });
   let draining = false;
+  const holdCutoff = new HoldCutoff();
 
   const holds = new HoldLimits(config.coldStartMaxPendingPerRoute, config.coldStartMaxPendingTotal);
   // Promotes held requests' state while idle, so a release does not pay for it (proxy/idle-scavenge.ts).
@@ -102,6 +104,7 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
     directPodRouting: config.directPodRouting || opts.fileMode,
     fileMode: opts.fileMode,
     draining: () => draining,
+    holdCutoff,
   };
 
   await store.synced;
@@ -179,7 +182,15 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
           });
           await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
           const t0 = performance.now();
-          const clean = await servers.drain(config.drainTimeoutMs);
+          // Requests still held for a cold start when the drain is about to give up are answered
+          // 503 + Retry-After, while their connections are open, rather than reset with them.
+          const clean = await servers.drain(config.drainTimeoutMs, () => {
+            if (holds.held > 0)
+              log.info('drain ending: answering the requests still held with 503 and Retry-After', {
+                held: holds.held,
+              });
+            holdCutoff.reach();
+          });
           log.info(clean ? 'drained' : 'drain timeout reached; closed the remaining connections', {
             ms: Math.round(performance.now() - t0),
           });

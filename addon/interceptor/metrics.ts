@@ -28,6 +28,7 @@ const waitOutcomes = {
   readiness: 'readiness_timeout', // 504, or the fallback Service
   deadline: 'deadline', // the request timeout: 504
   client: 'client_closed', // the client left first
+  shutdown: 'shutdown', // the drain was about to close the connection: 503 + Retry-After
 } as const;
 export type WaitOutcome = keyof typeof waitOutcomes;
 

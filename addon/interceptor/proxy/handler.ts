@@ -18,6 +18,7 @@ import { outboundHeaders } from './headers.ts';
 import { holdRefusalMessage, takeHoldSlot, type HeldSlot, type HoldLimits } from './holding.ts';
 import { writeError } from './responses.ts';
 import type { StaticResponder } from './static-response.ts';
+import type { HoldCutoff } from '../server/hold-cutoff.ts';
 import { readinessTimeoutMs, requestTimeoutMs, responseHeaderTimeoutMs } from './timeouts.ts';
 
 export interface ProxyDeps {
@@ -38,6 +39,8 @@ export interface ProxyDeps {
   fileMode: boolean;
   /** True once SIGTERM arrived: HTTP/1 responses then carry Connection: close. */
   draining: () => boolean;
+  /** Reached shortly before a drain closes the connections: requests still held get 503 + Retry-After. */
+  holdCutoff: HoldCutoff;
 }
 
 /** Where the request's headers are read for header matchers: every value, never comma-joined. */
@@ -275,8 +278,13 @@ export class ProxyHandler {
       clearTimeout(timer);
       deadline?.removeEventListener('abort', onDeadline);
       res.off('close', onClose);
+      d.holdCutoff.unwatch(settle);
       slot?.end(outcome);
       if (outcome === 'client') return;
+      if (outcome === 'shutdown') {
+        writeError(res, 503, { 'retry-after': String(d.config.retryAfterSeconds) });
+        return;
+      }
       if (outcome === 'ready') {
         this.#proceed(req, res, route, target, !behindRelease, deadline, retryUntil, headers);
         return;
@@ -302,6 +310,7 @@ export class ProxyHandler {
       deadline.addEventListener('abort', onDeadline, { once: true });
     }
     res.once('close', onClose);
+    d.holdCutoff.watch(settle);
   }
 
   #proceed(

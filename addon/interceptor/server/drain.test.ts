@@ -1,11 +1,14 @@
-// Graceful drain (reference §2.15) under load, through real sockets: readiness flips to 503 first,
-// requests are still served during the shutdown delay, in-flight requests finish, WebSockets are
-// closed after the HTTP requests, and the admin server answers until the end.
+// Graceful drain under load, through real sockets: readiness flips to 503 first, requests are still
+// served during the shutdown delay, in-flight requests finish, WebSockets are closed after the HTTP
+// requests, the admin server answers until the end, and no request held for a cold start is left
+// without an answer when the connections close.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
 import { once } from 'node:events';
 import { WebSocketServer, WebSocket } from 'ws';
+import { eventually } from '../../../tests/harness/eventually.ts';
 import {
   endpointSlice,
   interceptorRoute,
@@ -122,6 +125,96 @@ test('the drain timeout bounds the wait for a request that never finishes', asyn
     assert.ok(elapsed >= 290 && elapsed < 1500, `shutdown took ${elapsed.toFixed(0)} ms`);
     assert.ok((await stuck) instanceof Error);
   } finally {
+    await ic.close();
+    await backend.close();
+  }
+});
+
+/** One HTTP/2 request on an open session: status, Retry-After and body, or the stream's error code. */
+function h2Request(session: http2.ClientHttp2Session, host: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = session.request({ ':path': '/', ':authority': host });
+    let status = 0;
+    let retryAfter: string | undefined;
+    let body = '';
+    s.on('response', (h) => {
+      status = Number(h[':status']);
+      retryAfter = h['retry-after'] as string | undefined;
+    });
+    s.setEncoding('utf8');
+    s.on('data', (c: string) => (body += c));
+    s.on('end', () => resolve(`${status} retry-after=${retryAfter} ${body.trim()}`));
+    s.on('error', (err: NodeJS.ErrnoException) => resolve(`error ${err.code ?? err.message}`));
+  });
+}
+
+function h1Request(url: string, host: string): Promise<string> {
+  return request(url, { headers: { host } }).then(
+    (r) => `${r.status} retry-after=${r.headers['retry-after']} ${r.body.trim()}`,
+    (err: NodeJS.ErrnoException) => `error ${err.code ?? err.message}`,
+  );
+}
+
+test('SIGTERM: every held request, and every request held during the shutdown delay, is answered before its connection closes', async () => {
+  const backend = await startBackend((_req, res) => res.end('served'));
+  const objects = (warmingReady: boolean) => [
+    interceptorRoute('cold', { target: { service: 'cold', port: 80 }, rules: [{ hosts: ['cold.test'] }] }),
+    service('cold', [{ name: 'http', port: 80 }]),
+    endpointSlice('cold', [{ ip: '127.0.0.1', ready: false }], backend.port),
+    interceptorRoute('warming', {
+      target: { service: 'warming', port: 80 },
+      rules: [{ hosts: ['warming.test'] }],
+    }),
+    service('warming', [{ name: 'http', port: 80 }]),
+    endpointSlice('warming', [{ ip: '127.0.0.1', ready: warmingReady }], backend.port),
+  ];
+  const delayMs = 400;
+  const drainMs = 2000;
+  const ic = await startTestInterceptor(objects(false), {
+    KEDA_HTTP_SHUTDOWN_DELAY: `${delayMs}ms`,
+    KEDA_HTTP_DRAIN_TIMEOUT: `${drainMs}ms`,
+    KEDA_HTTP_RETRY_AFTER_SECONDS: '7',
+  });
+  const session = http2.connect(`http://127.0.0.1:${ic.running.proxyPort}`);
+  session.on('error', () => undefined);
+  const held = (): number =>
+    (ic.running.queue.get('default/cold')?.Concurrency ?? 0) +
+    (ic.running.queue.get('default/warming')?.Concurrency ?? 0);
+  try {
+    const before = [
+      h1Request(ic.url('/'), 'cold.test'),
+      h1Request(ic.url('/'), 'cold.test'),
+      h2Request(session, 'cold.test'),
+      h2Request(session, 'cold.test'),
+    ];
+    const warming = [h1Request(ic.url('/'), 'warming.test'), h2Request(session, 'warming.test')];
+    await eventually('6 held requests', () => (held() === 6 ? true : undefined), { intervalMs: 20 });
+
+    const t0 = performance.now();
+    const shutdown = ic.running.shutdown();
+    await new Promise((r) => setTimeout(r, delayMs / 2));
+    // Sent during the shutdown delay, on a new connection and on the open HTTP/2 session.
+    const during = [h1Request(ic.url('/'), 'cold.test'), h2Request(session, 'cold.test')];
+    await eventually('8 held requests', () => (held() === 8 ? true : undefined), { intervalMs: 20 });
+    // One app becomes ready while the interceptor drains: its held requests are served.
+    await new Promise((r) => setTimeout(r, delayMs));
+    await ic.update(objects(true));
+
+    const cold = await Promise.all([...before, ...during]);
+    const answeredMs = performance.now() - t0;
+    assert.deepEqual(
+      cold,
+      cold.map(() => '503 retry-after=7 Service Unavailable'),
+      'held requests whose app never became ready',
+    );
+    assert.deepEqual(await Promise.all(warming), [
+      '200 retry-after=undefined served',
+      '200 retry-after=undefined served',
+    ]);
+    assert.ok(answeredMs < delayMs + drainMs, `answered ${answeredMs.toFixed(0)} ms after SIGTERM`);
+    await shutdown;
+  } finally {
+    session.destroy();
     await ic.close();
     await backend.close();
   }

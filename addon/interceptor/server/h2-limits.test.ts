@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { stringify } from 'yaml';
 import { rssMiB } from '../../../hack/bench/interceptor-lib.ts';
+import { eventually } from '../../../tests/harness/eventually.ts';
 import { endpointSlice, interceptorRoute, service } from '../testing/harness.ts';
 
 const cli = new URL('../../../bin/keda-http.ts', import.meta.url).pathname;
@@ -73,14 +74,6 @@ async function heldNow(): Promise<number> {
   return queue['team/app']?.Concurrency ?? 0;
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const end = performance.now() + timeoutMs;
-  while (!(await check())) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 test('2,000 held POST streams with bodies on one h2c connection: the stream limit holds, bodies stay within the window, memory stays bounded', async (t) => {
   const streams = 2000;
   // The streams the server takes (the first ones) send more than their flow-control window; the
@@ -98,7 +91,11 @@ test('2,000 held POST streams with bodies on one h2c connection: the stream limi
       s.write(i < streamLimit ? big : small); // never ended: the request stays held, its body unread
     }
     // Node's client keeps the streams over the server's limit to itself; the server holds the rest.
-    await until(`${streamLimit} held requests`, async () => (await heldNow()) >= streamLimit);
+    await eventually(
+      `${streamLimit} held requests`,
+      async () => ((await heldNow()) >= streamLimit ? true : undefined),
+      { intervalMs: 50, timeoutMs: 20_000 },
+    );
     // Until whatever the interceptor still reads or allocates has arrived: its memory stops growing.
     let rss = rssMiB(child.pid!);
     for (let settled = 0, end = performance.now() + 8000; settled < 3 && performance.now() < end;) {
@@ -115,7 +112,11 @@ test('2,000 held POST streams with bodies on one h2c connection: the stream limi
   } finally {
     client.destroy();
   }
-  await until('the held requests to end with their client', async () => (await heldNow()) === 0);
+  await eventually(
+    'the held requests to end with their client',
+    async () => ((await heldNow()) === 0 ? true : undefined),
+    { intervalMs: 50, timeoutMs: 20_000 },
+  );
 });
 
 /** One HTTP/2 frame: 9-byte header, then the payload. */
@@ -152,7 +153,10 @@ test('a client that ignores the stream limit gets the streams over it refused', 
       }
     });
     s.on('error', () => undefined);
-    await until('refusals', async () => refused.size >= opened - streamLimit);
+    await eventually('refusals', async () => (refused.size >= opened - streamLimit ? true : undefined), {
+      intervalMs: 50,
+      timeoutMs: 20_000,
+    });
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(refused.size, opened - streamLimit, 'streams refused with RST_STREAM REFUSED_STREAM');
     assert.ok(
@@ -163,5 +167,9 @@ test('a client that ignores the stream limit gets the streams over it refused', 
   } finally {
     s.destroy();
   }
-  await until('the held requests to end with their connection', async () => (await heldNow()) === 0);
+  await eventually(
+    'the held requests to end with their connection',
+    async () => ((await heldNow()) === 0 ? true : undefined),
+    { intervalMs: 50, timeoutMs: 20_000 },
+  );
 });

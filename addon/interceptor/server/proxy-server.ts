@@ -66,6 +66,14 @@ function clientErrorResponse(err: NodeJS.ErrnoException & { code?: string }): st
   return `HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 
+/**
+ * How long before a bounded drain gives up its last call comes: time to write thousands of short
+ * answers and for clients to read them (1 s), or half the drain when it is shorter than 2 s.
+ */
+export function answerMarginMs(drainTimeoutMs: number): number {
+  return Math.min(1000, drainTimeoutMs / 2);
+}
+
 export class ProxyServers {
   readonly #log: Logger;
   readonly #limits: ServerLimits;
@@ -251,13 +259,18 @@ export class ProxyServers {
    * Upstream's drain: stop accepting, let in-flight requests finish (HTTP/1 keep-alive connections
    * close after their current response, HTTP/2 sessions get GOAWAY), then close upgraded
    * connections, all within `timeoutMs` (0 = no bound). Returns whether everything finished in time.
+   * `lastCall` runs shortly before a bounded drain gives up (answerMarginMs), so that requests still
+   * waiting for something other than their backend can be answered while their connections are open.
    */
-  async drain(timeoutMs: number): Promise<boolean> {
+  async drain(timeoutMs: number, lastCall?: () => void): Promise<boolean> {
     for (const l of this.#listeners) l.close();
     this.#closeIdle();
     for (const s of this.#sessions) s.close();
     const idle = this.#active === 0 ? Promise.resolve() : new Promise<void>((r) => this.#idleWaiters.push(r));
     let timer: NodeJS.Timeout | undefined;
+    let lastCallTimer: NodeJS.Timeout | undefined;
+    if (lastCall && timeoutMs > 0)
+      lastCallTimer = setTimeout(lastCall, timeoutMs - answerMarginMs(timeoutMs));
     const timeout =
       timeoutMs > 0
         ? new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)))
@@ -268,6 +281,7 @@ export class ProxyServers {
     const result = await (timeout ? Promise.race([idle, timeout]) : idle);
     clearInterval(sweep);
     clearTimeout(timer);
+    clearTimeout(lastCallTimer);
     for (const s of this.#upgraded) s.destroy();
     this.#destroyAll();
     return result !== 'timeout';
