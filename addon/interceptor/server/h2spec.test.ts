@@ -31,13 +31,15 @@ const cert = readFileSync(`${tlsDir}tls.crt`);
 const key = readFileSync(`${tlsDir}tls.key`);
 
 type Outcome = 'passed' | 'failed' | 'skipped';
+/** Cases by id ("http2/3.5 #2"), numbered within their section as the report lists them. */
+type Report = Map<string, { section: string; title: string; outcome: Outcome }>;
 
 /**
  * h2spec's JUnit report, case by case. A case is named as h2spec prints it: its section and its
  * number within the section ("http2/3.5 #2"); a failure is an <error> (or <failure>) element.
  */
-function parseJUnit(xml: string): Map<string, { title: string; outcome: Outcome }> {
-  const cases = new Map<string, { title: string; outcome: Outcome }>();
+function parseJUnit(xml: string): Report {
+  const cases: Report = new Map();
   for (const suite of xml.matchAll(/<testsuite\b[^>]*\bpackage="([^"]*)"[^>]*>([\s\S]*?)<\/testsuite>/g)) {
     let n = 0;
     for (const c of (suite[2] ?? '').matchAll(/<testcase\b([^>]*)>([\s\S]*?)<\/testcase>/g)) {
@@ -48,7 +50,8 @@ function parseJUnit(xml: string): Map<string, { title: string; outcome: Outcome 
         : /<skipped\b/.test(body)
           ? 'skipped'
           : 'passed';
-      cases.set(`${suite[1]} #${n}`, { title: /classname="([^"]*)"/.exec(c[1] ?? '')?.[1] ?? '', outcome });
+      const title = /classname="([^"]*)"/.exec(c[1] ?? '')?.[1] ?? '';
+      cases.set(`${suite[1]} #${n}`, { section: suite[1] ?? '', title, outcome });
     }
   }
   return cases;
@@ -58,14 +61,12 @@ let h2spec: string;
 let workDir: string;
 
 /** Runs every h2spec case against one port; h2spec exits non-zero when a case fails, so only the report counts. */
-async function runH2spec(
-  name: string,
-  port: number,
-  tls: boolean,
-): Promise<Map<string, { title: string; outcome: Outcome }>> {
+async function runH2spec(name: string, port: number, tls: boolean, only: string[] = []): Promise<Report> {
   const report = join(workDir, `${name}.xml`);
   // -o: seconds h2spec waits for an expected frame; its default of 2 s is tight on a busy machine.
   const args = ['-h', '127.0.0.1', '-p', String(port), '-o', '3', '-j', report, ...(tls ? ['-t', '-k'] : [])];
+  // h2spec names one case on its command line as section/number: "http2/3.5 #2" is http2/3.5/2.
+  args.push(...only.map((id) => id.replace(' #', '/')));
   const output = await new Promise<string>((resolve) =>
     execFile(h2spec, args, { timeout: 240_000, maxBuffer: 16 << 20 }, (_err, stdout, stderr) =>
       resolve(`${stdout}${stderr}`),
@@ -73,7 +74,12 @@ async function runH2spec(
   );
   assert.ok(existsSync(report), `h2spec wrote no report for ${name}:\n${output}`);
   const cases = parseJUnit(await readFile(report, 'latin1'));
-  assert.equal(cases.size, 145, `h2spec ran ${cases.size} cases against ${name}, not 145:\n${output}`);
+  const expected = only.length > 0 ? only.length : 145;
+  assert.equal(
+    cases.size,
+    expected,
+    `h2spec ran ${cases.size} cases against ${name}, not ${expected}:\n${output}`,
+  );
   return cases;
 }
 
@@ -138,21 +144,37 @@ after(async () => {
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
-/** The cases bare Node passes and the interceptor does not, as "section #n title". */
-function regressions(
-  bare: Map<string, { title: string; outcome: Outcome }>,
-  proxied: Map<string, { title: string; outcome: Outcome }>,
-): string[] {
-  const out: string[] = [];
-  for (const [id, b] of bare) {
-    if (b.outcome !== 'passed') continue;
-    const p = proxied.get(id);
-    if (p?.outcome !== 'passed') out.push(`${id} ${b.title}: ${p?.outcome ?? 'missing'}`);
-  }
-  return out;
+/** The cases bare Node passes and the interceptor does not. */
+function regressions(bare: Report, proxied: Report): string[] {
+  return [...bare]
+    .filter(([id, b]) => b.outcome === 'passed' && proxied.get(id)?.outcome !== 'passed')
+    .map(([id]) => id);
 }
 
-function summary(cases: Map<string, { title: string; outcome: Outcome }>): string {
+/**
+ * The regressions that stay when each is run once more on its own: a case that only missed h2spec's
+ * timeout on a busy machine is not taken for a protocol error. A case run alone is the only one in
+ * its section's report, so it is found by its title.
+ */
+async function confirmedRegressions(
+  name: string,
+  port: number,
+  tls: boolean,
+  bare: Report,
+  proxied: Report,
+): Promise<string[]> {
+  const suspects = regressions(bare, proxied);
+  if (suspects.length === 0) return [];
+  const again = [...(await runH2spec(`${name}-again`, port, tls, suspects)).values()];
+  return suspects
+    .filter((id) => {
+      const c = proxied.get(id) ?? bare.get(id);
+      return again.find((a) => a.section === c?.section && a.title === c.title)?.outcome !== 'passed';
+    })
+    .map((id) => `${id} ${bare.get(id)?.title}`);
+}
+
+function summary(cases: Report): string {
   const counts = { passed: 0, failed: 0, skipped: 0 };
   const failed: string[] = [];
   for (const [id, c] of cases) {
@@ -163,17 +185,22 @@ function summary(cases: Map<string, { title: string; outcome: Outcome }>): strin
 }
 
 test('h2c and TLS listeners fail no h2spec case that a bare node:http2 server passes', async (t) => {
+  const clearPort = plainInterceptor.running.proxyPort;
+  const tlsPort = tlsInterceptor.running.tlsPort ?? 0;
   // The four runs wait on timeouts most of the time, so they run side by side.
   const [bareClear, proxiedClear, bareSecure, proxiedSecure] = await Promise.all([
     runH2spec('bare-h2c', (bareH2c.address() as AddressInfo).port, false),
-    runH2spec('interceptor-h2c', plainInterceptor.running.proxyPort, false),
+    runH2spec('interceptor-h2c', clearPort, false),
     runH2spec('bare-tls', (bareTls.address() as AddressInfo).port, true),
-    runH2spec('interceptor-tls', tlsInterceptor.running.tlsPort ?? 0, true),
+    runH2spec('interceptor-tls', tlsPort, true),
   ]);
   for (const [name, cases] of Object.entries({ bareClear, proxiedClear, bareSecure, proxiedSecure }))
     t.diagnostic(`${name}: ${summary(cases)}`);
   assert.deepEqual(
-    { h2c: regressions(bareClear, proxiedClear), tls: regressions(bareSecure, proxiedSecure) },
+    {
+      h2c: await confirmedRegressions('interceptor-h2c', clearPort, false, bareClear, proxiedClear),
+      tls: await confirmedRegressions('interceptor-tls', tlsPort, true, bareSecure, proxiedSecure),
+    },
     { h2c: [], tls: [] },
     'cases bare node:http2 passes and the interceptor fails',
   );
