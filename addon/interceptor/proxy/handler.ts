@@ -12,13 +12,13 @@ import type { LiveRouteTable } from '../routing/live-table.ts';
 import type { Route } from '../routing/route.ts';
 import { findStaticRoute } from '../routing/static-match.ts';
 import type { HeaderSource } from '../routing/table.ts';
+import type { HoldCutoff } from '../server/hold-cutoff.ts';
 import type { AccessLog } from './access-log.ts';
 import { DeadlineExceeded, type Forwarder, type ProxyRequest, type ProxyResponse } from './forward.ts';
 import { outboundHeaders } from './headers.ts';
 import { holdRefusalMessage, takeHoldSlot, type HeldSlot, type HoldLimits } from './holding.ts';
 import { writeError } from './responses.ts';
 import type { StaticResponder } from './static-response.ts';
-import type { HoldCutoff } from '../server/hold-cutoff.ts';
 import { readinessTimeoutMs, requestTimeoutMs, responseHeaderTimeoutMs } from './timeouts.ts';
 
 export interface ProxyDeps {

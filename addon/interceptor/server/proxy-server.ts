@@ -24,10 +24,9 @@ export interface ServerLimits {
 /**
  * What one HTTP/2 connection may hold. Held requests live until their app is ready, so without a
  * stream limit one client could open thousands on one connection. Streams over the limit are refused
- * (RST_STREAM REFUSED_STREAM; after 100 refusals the session is closed). A held request's body is not
- * read, and Node reads no further than the stream's flow-control window; the window is set here
- * rather than left to Node's default, so a held stream never buffers more than 64 KiB whatever that
- * default becomes.
+ * (RST_STREAM REFUSED_STREAM, as Go's server does). A held request's body is not read, and Node reads
+ * no further than the stream's flow-control window; the window is set here rather than left to
+ * Node's default, so a held stream never buffers more than 64 KiB whatever that default becomes.
  */
 function h2Options(limits: ServerLimits): http2.ServerOptions {
   return {
@@ -70,7 +69,7 @@ function clientErrorResponse(err: NodeJS.ErrnoException & { code?: string }): st
  * How long before a bounded drain gives up its last call comes: time to write thousands of short
  * answers and for clients to read them (1 s), or half the drain when it is shorter than 2 s.
  */
-export function answerMarginMs(drainTimeoutMs: number): number {
+function answerMarginMs(drainTimeoutMs: number): number {
   return Math.min(1000, drainTimeoutMs / 2);
 }
 
