@@ -129,15 +129,29 @@ function frame(type: number, flags: number, streamId: number, payload: Buffer = 
   return Buffer.concat([head, payload]);
 }
 
-test('a client that ignores the stream limit gets the streams over it refused', async () => {
-  // GET / http, :authority app.test (HPACK: three static-table entries and one literal).
-  const block = Buffer.concat([Buffer.from([0x82, 0x86, 0x84, 0x01, 8]), Buffer.from('app.test')]);
-  const opened = 400;
-  const frames = [Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(0x4, 0, 0)];
-  // HEADERS with END_STREAM | END_HEADERS on streams 1, 3, 5, ... without waiting for anything.
-  for (let i = 0; i < opened; i++) frames.push(frame(0x1, 0x5, 2 * i + 1, block));
-  const refused = new Set<number>();
-  const s = net.connect(proxyPort, '127.0.0.1', () => s.write(Buffer.concat(frames)));
+// GET / http, :authority app.test (HPACK: three static-table entries and one literal).
+const getBlock = Buffer.concat([Buffer.from([0x82, 0x86, 0x84, 0x01, 8]), Buffer.from('app.test')]);
+
+/**
+ * A raw client that opens `opened` streams (HEADERS with END_STREAM | END_HEADERS on 1, 3, 5, ...)
+ * without regard for the advertised limit: in its first write, before it has seen the server's
+ * SETTINGS, or only after it has acknowledged them. Collects what the server answers until `done`.
+ */
+async function ignoreTheLimit(
+  opened: number,
+  when: 'before-settings' | 'after-ack',
+  done: (seen: { refused: Set<number>; goaway?: { lastStream: number; code: number } }) => Promise<void>,
+): Promise<void> {
+  const requests = Buffer.concat(
+    Array.from({ length: opened }, (_, i) => frame(0x1, 0x5, 2 * i + 1, getBlock)),
+  );
+  const preface = [Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(0x4, 0, 0)];
+  const seen: { refused: Set<number>; goaway?: { lastStream: number; code: number } } = {
+    refused: new Set(),
+  };
+  const s = net.connect(proxyPort, '127.0.0.1', () =>
+    s.write(Buffer.concat(when === 'before-settings' ? [...preface, requests] : preface)),
+  );
   try {
     let pending = Buffer.alloc(0);
     s.on('data', (chunk: Buffer) => {
@@ -147,23 +161,18 @@ test('a client that ignores the stream limit gets the streams over it refused', 
         const type = pending[3];
         const streamId = pending.readUInt32BE(5) & 0x7fffffff;
         const payload = pending.subarray(9, 9 + length);
-        if (type === 0x3 && payload.readUInt32BE(0) === 0x7) refused.add(streamId); // REFUSED_STREAM
-        if (type === 0x4 && (pending[4]! & 0x1) === 0) s.write(frame(0x4, 0x1, 0)); // SETTINGS ACK
+        if (type === 0x3 && payload.readUInt32BE(0) === 0x7) seen.refused.add(streamId); // REFUSED_STREAM
+        if (type === 0x7)
+          seen.goaway = { lastStream: payload.readUInt32BE(0), code: payload.readUInt32BE(4) };
+        if (type === 0x4 && (pending[4]! & 0x1) === 0) {
+          s.write(frame(0x4, 0x1, 0)); // SETTINGS ACK
+          if (when === 'after-ack') s.write(requests);
+        }
         pending = pending.subarray(9 + length);
       }
     });
     s.on('error', () => undefined);
-    await eventually('refusals', async () => (refused.size >= opened - streamLimit ? true : undefined), {
-      intervalMs: 50,
-      timeoutMs: 20_000,
-    });
-    await new Promise((r) => setTimeout(r, 200));
-    assert.equal(refused.size, opened - streamLimit, 'streams refused with RST_STREAM REFUSED_STREAM');
-    assert.ok(
-      [...refused].every((id) => id > 2 * streamLimit - 1),
-      'only the streams beyond the limit were refused',
-    );
-    assert.equal(await heldNow(), streamLimit, 'held requests on the connection');
+    await done(seen);
   } finally {
     s.destroy();
   }
@@ -172,4 +181,28 @@ test('a client that ignores the stream limit gets the streams over it refused', 
     async () => ((await heldNow()) === 0 ? true : undefined),
     { intervalMs: 50, timeoutMs: 20_000 },
   );
+}
+
+test('streams opened over the limit before the client has seen it are refused, the rest held', async () => {
+  const opened = 400;
+  await ignoreTheLimit(opened, 'before-settings', async (seen) => {
+    await eventually('refusals', () => (seen.refused.size >= opened - streamLimit ? true : undefined), {
+      intervalMs: 50,
+      timeoutMs: 20_000,
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(seen.refused.size, opened - streamLimit, 'streams refused with RST_STREAM REFUSED_STREAM');
+    assert.ok(
+      [...seen.refused].every((id) => id > 2 * streamLimit - 1),
+      'only the streams beyond the limit were refused',
+    );
+    assert.equal(await heldNow(), streamLimit, 'held requests on the connection');
+  });
+});
+
+test('a client that exceeds the limit it acknowledged loses the connection (GOAWAY PROTOCOL_ERROR)', async () => {
+  await ignoreTheLimit(400, 'after-ack', async (seen) => {
+    const goaway = await eventually('GOAWAY', () => seen.goaway, { intervalMs: 50, timeoutMs: 20_000 });
+    assert.deepEqual(goaway, { lastStream: 2 * streamLimit - 1, code: 0x1 });
+  });
 });

@@ -24,7 +24,9 @@ export interface ServerLimits {
 /**
  * What one HTTP/2 connection may hold. Held requests live until their app is ready, so without a
  * stream limit one client could open thousands on one connection. Streams over the limit are refused
- * (RST_STREAM REFUSED_STREAM, as Go's server does). A held request's body is not read, and Node reads
+ * (RST_STREAM REFUSED_STREAM) until the client has acknowledged the limit; a client that exceeds an
+ * acknowledged limit breaks the protocol and nghttp2 closes its connection (GOAWAY PROTOCOL_ERROR).
+ * A held request's body is not read, and Node reads
  * no further than the stream's flow-control window; the window is set here rather than left to
  * Node's default, so a held stream never buffers more than 64 KiB whatever that default becomes.
  */
