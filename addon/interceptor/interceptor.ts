@@ -46,7 +46,10 @@ export interface RunningInterceptor {
   ready: ReadyEndpointsCache;
   servers: ProxyServers;
   registry: Registry;
-  /** Upstream's SIGTERM sequence (§2.15): readiness 503, shutdown delay, drain, then the rest. */
+  /**
+   * Upstream's SIGTERM sequence: readiness 503, shutdown delay, drain, then the rest; requests still
+   * held for a cold start are answered 503 + Retry-After before the drain ends.
+   */
   shutdown(): Promise<void>;
   /** Stops everything at once (tests). */
   close(): Promise<void>;

@@ -1,6 +1,6 @@
 // The proxy's listeners and their lifecycle. The plain port speaks HTTP/1.1 and h2c with prior
 // knowledge (the first bytes of a connection decide, once per connection); the TLS port speaks h2 via
-// ALPN and HTTP/1.1. This file also owns connection tracking for the graceful drain (§2.15).
+// ALPN and HTTP/1.1. This file also owns connection tracking for the graceful drain.
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';

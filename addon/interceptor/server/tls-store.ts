@@ -1,6 +1,6 @@
-// The TLS listener's certificates (reference §2.11): a default pair plus directories of extra pairs,
-// each indexed by every DNS/IP/URI SAN (literally, so "*.example.com" is a key of its own); the SNI
-// callback picks an exact match, else the default, else fails the handshake.
+// The TLS listener's certificates, as upstream loads them: a default pair plus directories of extra
+// pairs, each indexed by every DNS/IP/URI SAN (literally, so "*.example.com" is a key of its own);
+// the SNI callback picks an exact match, else the default, else fails the handshake.
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import tls, { type SecureContext } from 'node:tls';
