@@ -46,7 +46,7 @@ export async function startScaler(opts: StartOptions): Promise<RunningScaler> {
   };
   // Set once serving starts; the health updates before that have nobody to tell.
   const serving: { grpc?: ScalerGrpcServer } = {};
-  const client = new QueueClient({ timeoutMs: config.fetchTimeoutMs });
+  const client = new QueueClient({ timeoutMs: config.fetchTimeoutMs, maxBytes: config.queueMaxBytes });
 
   // The parts refer to each other only through callbacks that run after start, so they can be
   // built in reading order: the pinger, the view on its numbers, the streams, the watcher.
@@ -77,6 +77,7 @@ export async function startScaler(opts: StartOptions): Promise<RunningScaler> {
         log,
         connectTimeoutMs: Math.max(config.fetchTimeoutMs, 1_000),
         idleTimeoutMs: config.queueWatchIdleTimeoutMs,
+        maxEventBytes: config.queueMaxBytes,
         onConnections: (n) => metrics.watchedInterceptors.set(n),
         onTransition: (pod, kind, key, concurrency, requestCount) => {
           metrics.streamEvents.inc({ event: kind });

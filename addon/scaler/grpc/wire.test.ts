@@ -18,7 +18,7 @@ import { FileStore } from '../../shared/store/file-store.ts';
 import { QueueClient } from '../interceptors/queue-client.ts';
 import { createScalerMetrics } from '../metrics.ts';
 import { Pinger } from '../pinger.ts';
-import { parseQueueCounts } from '../queue/queue-counts.ts';
+import { decodeQueueBody } from '../../shared/queue-codec/queue-body.ts';
 import { rateSettingsFromStore, scalerView } from '../scaler-view.ts';
 import { ActiveStreams } from './active-streams.ts';
 import { startGrpcServer, type ScalerGrpcServer } from './server.ts';
@@ -95,7 +95,7 @@ const so = (ns: string, name: string): Ref => ref(ns, name, { httpScaledObject: 
 
 const A = '127.0.0.2:9090';
 const B = '127.0.0.3:9090';
-const poll = (pod: string, body: string) => ({ pod, counts: parseQueueCounts(body), startedAtMs: 0 });
+const poll = (pod: string, body: string) => ({ pod, counts: decodeQueueBody(body), startedAtMs: 0 });
 
 function newPinger(): Pinger {
   return new Pinger({
