@@ -118,11 +118,16 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<ScalerGr
 
   const host = opts.host ?? '0.0.0.0';
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) =>
-      err
-        ? reject(new Error(`cannot listen for gRPC on ${host}:${opts.port}: ${err.message}`))
-        : resolve(bound),
-    );
+    server.bindAsync(`${host}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+      if (!err) {
+        resolve(bound);
+        return;
+      }
+      server.forceShutdown(); // nothing was served; release what the server holds
+      reject(
+        new Error(`cannot listen for gRPC on ${host}:${opts.port} (KEDA_HTTP_SCALER_PORT): ${err.message}`),
+      );
+    });
   });
 
   return {
