@@ -240,6 +240,31 @@ test('a missing route or object is gRPC Unknown with the Kubernetes NotFound wor
   });
 });
 
+test('a 1 MB name in the trigger metadata comes back cut to a bounded length, marked as cut', async () => {
+  const huge = 'n'.repeat(1_000_000);
+  const calls: [string, () => Promise<unknown>][] = [
+    ['GetMetricSpec interceptorRoute', () => keda.metricSpecs(route(huge))],
+    ['GetMetrics httpScaledObject', () => keda.metrics(ref('default', 'x', { httpScaledObject: huge }))],
+    ['IsActive interceptorRoute', () => keda.isActive(route(huge))],
+    [
+      'GetMetricSpec interceptorTargetPendingRequests',
+      () => keda.metricSpecs(ref('keda', 'x', { interceptorTargetPendingRequests: huge })),
+    ],
+  ];
+  for (const [what, call] of calls) {
+    await assert.rejects(call(), (err: grpc.ServiceError) => {
+      assert.equal(err.code, grpc.status.UNKNOWN, what);
+      assert.ok(err.details.length < 1_000, `${what}: ${err.details.length} characters`);
+      assert.match(
+        err.details,
+        /^(interceptorroutes|httpscaledobjects)\.http\.keda\.sh "n+…\(\+\d+ more characters\)" not found$|^strconv\.ParseInt: parsing "n+…\(\+\d+ more characters\): invalid syntax$/,
+        what,
+      );
+      return true;
+    });
+  }
+});
+
 test('a hand-written object with a bad target says where the problem is', async () => {
   await assert.rejects(keda.metricSpecs(route('typo')), {
     code: grpc.status.INVALID_ARGUMENT,
