@@ -5,7 +5,7 @@ import { Lifecycle } from '../shared/lifecycle.ts';
 import { errorFields } from '../shared/log.ts';
 import { commonFlagSpec, serviceArgs } from '../shared/service.ts';
 import { createRegistry } from '../shared/metrics.ts';
-import { openStore } from '../shared/store/open-store.ts';
+import { openStore } from '../runtime/open-store.ts';
 import { readConfig } from './config.ts';
 import { startScaler, type RunningScaler } from './scaler.ts';
 

@@ -1,12 +1,17 @@
 // ClusterStore: the ObjectStore over informers (list + watch through the API server), for the
 // interceptor and the scaler running in a cluster. Same interface as FileStore, so the services
 // have one code path; informers bring the runtime's watchdog, backoff and resync.
-import type { ResourceKind } from '../../api/meta.ts';
-import { KubeClient } from '../../runtime/client.ts';
-import { Informer } from '../../runtime/informer.ts';
-import type { Logger } from '../log.ts';
-import { loadKubeConfig } from '../kubeconfig.ts';
-import { ChangeNotifier, type ObjectStore, type StoreKind, type StoredObject } from './store.ts';
+import type { ResourceKind } from '../api/meta.ts';
+import { loadKubeConfig } from '../shared/kubeconfig.ts';
+import type { Logger } from '../shared/log.ts';
+import {
+  ChangeNotifier,
+  type ObjectStore,
+  type StoreKind,
+  type StoredObject,
+} from '../shared/store/store.ts';
+import { KubeClient } from './client.ts';
+import { Informer } from './informer.ts';
 
 const resources: Record<StoreKind, ResourceKind> = {
   InterceptorRoute: {
