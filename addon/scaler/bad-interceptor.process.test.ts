@@ -210,13 +210,10 @@ test('a /queue body over the bound, or counts that are not non-negative integers
       (n) => n === 0,
     );
   }
+  // Five failures of one pod within seconds: the first is logged, the others fall within the rate
+  // limit (what each failure says is queue-client.test.ts's concern).
   const failed = warnings(/interceptor did not answer/);
   assert.ok(failed.length >= 1);
-  // The first failure was the first variant's; the others fell within the rate limit.
-  assert.match(
-    JSON.stringify(failed[0]),
-    /larger than the \d+-byte bound \(KEDA_HTTP_SCALER_QUEUE_MAX_BYTES\)/,
-  );
   assert.ok(failed.length <= 2, `${failed.length} warnings for one pod failing five times: rate-limited`);
 });
 
