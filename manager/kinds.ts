@@ -1,55 +1,12 @@
-// The REST coordinates of every kind the manager renders, applies or prunes. A fixed table instead
-// of API discovery: the manager only ever handles these kinds, and a lookup must not cost a request.
-import type { KubeObject, ResourceKind } from '../addon/api/index.ts';
-import {
-  httpScaledObjectKind,
-  interceptorRouteKind,
-  kedaKind,
-  scaledObjectKind,
-} from '../addon/api/index.ts';
+// The REST coordinates of the kinds the manager renders, applies or prunes, from the project's one
+// table of kinds (addon/api/kinds.ts). A fixed table instead of API discovery: the manager only
+// ever handles known kinds, and a lookup must not cost a request.
+import { apiVersionOf, kinds, type KubeObject, type ResourceKind } from '../addon/api/index.ts';
 
-const k = (
-  group: string,
-  version: string,
-  kind: string,
-  plural: string,
-  namespaced: boolean,
-): ResourceKind => ({
-  group,
-  version,
-  kind,
-  plural,
-  namespaced,
-});
-
-export const kinds = {
-  namespace: k('', 'v1', 'Namespace', 'namespaces', false),
-  configMap: k('', 'v1', 'ConfigMap', 'configmaps', true),
-  service: k('', 'v1', 'Service', 'services', true),
-  serviceAccount: k('', 'v1', 'ServiceAccount', 'serviceaccounts', true),
-  deployment: k('apps', 'v1', 'Deployment', 'deployments', true),
-  clusterRole: k('rbac.authorization.k8s.io', 'v1', 'ClusterRole', 'clusterroles', false),
-  clusterRoleBinding: k(
-    'rbac.authorization.k8s.io',
-    'v1',
-    'ClusterRoleBinding',
-    'clusterrolebindings',
-    false,
-  ),
-  role: k('rbac.authorization.k8s.io', 'v1', 'Role', 'roles', true),
-  roleBinding: k('rbac.authorization.k8s.io', 'v1', 'RoleBinding', 'rolebindings', true),
-  networkPolicy: k('networking.k8s.io', 'v1', 'NetworkPolicy', 'networkpolicies', true),
-  crd: k('apiextensions.k8s.io', 'v1', 'CustomResourceDefinition', 'customresourcedefinitions', false),
-  peerAuthentication: k('security.istio.io', 'v1', 'PeerAuthentication', 'peerauthentications', true),
-  envoyFilter: k('networking.istio.io', 'v1alpha3', 'EnvoyFilter', 'envoyfilters', true),
-  scaledObject: scaledObjectKind,
-  keda: kedaKind,
-  httpScaledObject: httpScaledObjectKind,
-  interceptorRoute: interceptorRouteKind,
-} as const;
+export { kinds };
 
 const byApiVersionKind = new Map<string, ResourceKind>(
-  Object.values(kinds).map((r) => [`${r.group === '' ? r.version : `${r.group}/${r.version}`}|${r.kind}`, r]),
+  Object.values(kinds).map((r): [string, ResourceKind] => [`${apiVersionOf(r)}|${r.kind}`, r]),
 );
 
 /** The ResourceKind of an object; an unknown kind is a programming error in the templates. */

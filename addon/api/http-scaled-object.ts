@@ -1,16 +1,12 @@
 // HTTPScaledObject http.keda.sh/v1alpha1 (deprecated upstream, still served): one object that both
 // routes and scales; the operator turns it into a KEDA ScaledObject. Schema in
 // crds/http.keda.sh_httpscaledobjects.yaml.
-import type { Condition, ObjectMeta, ResourceKind } from './meta.ts';
+import { kinds } from './kinds.ts';
+import type { Condition, ObjectMeta } from './meta.ts';
 
-export const httpScaledObjectKind = {
-  group: 'http.keda.sh',
-  version: 'v1alpha1',
-  kind: 'HTTPScaledObject',
-  plural: 'httpscaledobjects',
-  namespaced: true,
-} as const satisfies ResourceKind;
-export const httpScaledObjectApiVersion = 'http.keda.sh/v1alpha1';
+export const httpScaledObjectKind = kinds.httpScaledObject;
+export const httpScaledObjectApiVersion =
+  `${httpScaledObjectKind.group}/${httpScaledObjectKind.version}` as const;
 
 export type ScaleTargetRef = {
   /** The workload (Deployment, StatefulSet, ...) KEDA scales. */

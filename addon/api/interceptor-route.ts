@@ -1,16 +1,12 @@
 // InterceptorRoute http.keda.sh/v1beta1: where the interceptor sends matching requests and how the
 // target scales. The schema (defaults, CEL rules) lives in crds/http.keda.sh_interceptorroutes.yaml;
 // these types mirror it field for field.
-import type { Condition, ObjectMeta, ResourceKind } from './meta.ts';
+import { kinds } from './kinds.ts';
+import type { Condition, ObjectMeta } from './meta.ts';
 
-export const interceptorRouteKind = {
-  group: 'http.keda.sh',
-  version: 'v1beta1',
-  kind: 'InterceptorRoute',
-  plural: 'interceptorroutes',
-  namespaced: true,
-} as const satisfies ResourceKind;
-export const interceptorRouteApiVersion = 'http.keda.sh/v1beta1';
+export const interceptorRouteKind = kinds.interceptorRoute;
+export const interceptorRouteApiVersion =
+  `${interceptorRouteKind.group}/${interceptorRouteKind.version}` as const;
 
 /** A Service port, by number or by name (exactly one of the two). */
 export type TargetRef = {

@@ -1,15 +1,10 @@
 // The Kyma Keda CR (operator.kyma-project.io/v1alpha1), which the manager watches. Nothing in its
 // spec concerns the add-on: the add-on is configured through annotations on this object.
-import type { Condition, ObjectMeta, ResourceKind } from './meta.ts';
+import { kinds } from './kinds.ts';
+import type { Condition, ObjectMeta } from './meta.ts';
 
-export const kedaKind = {
-  group: 'operator.kyma-project.io',
-  version: 'v1alpha1',
-  kind: 'Keda',
-  plural: 'kedas',
-  namespaced: true,
-} as const satisfies ResourceKind;
-export const kedaApiVersion = 'operator.kyma-project.io/v1alpha1';
+export const kedaKind = kinds.keda;
+export const kedaApiVersion = `${kedaKind.group}/${kedaKind.version}` as const;
 
 export type KedaLogging = {
   level?: 'debug' | 'info' | 'error';

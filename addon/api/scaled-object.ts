@@ -1,15 +1,10 @@
 // The parts of KEDA's ScaledObject (keda.sh/v1alpha1) this project writes or reads. The CRD itself
 // is KEDA's own, installed from its Go module; we never ship a copy.
-import type { Condition, ObjectMeta, ResourceKind } from './meta.ts';
+import { kinds } from './kinds.ts';
+import type { Condition, ObjectMeta } from './meta.ts';
 
-export const scaledObjectKind = {
-  group: 'keda.sh',
-  version: 'v1alpha1',
-  kind: 'ScaledObject',
-  plural: 'scaledobjects',
-  namespaced: true,
-} as const satisfies ResourceKind;
-export const scaledObjectApiVersion = 'keda.sh/v1alpha1';
+export const scaledObjectKind = kinds.scaledObject;
+export const scaledObjectApiVersion = `${scaledObjectKind.group}/${scaledObjectKind.version}` as const;
 
 export type ScaledObjectTrigger = {
   type: string;

@@ -2,7 +2,7 @@
 // (a YAML file, or the cluster's informers) and runs the interceptor until SIGTERM/SIGINT.
 import { Lifecycle } from '../shared/lifecycle.ts';
 import { commonFlagSpec, serviceArgs } from '../shared/service.ts';
-import { openStore } from '../shared/store/open-store.ts';
+import { openStore } from '../runtime/open-store.ts';
 import { readConfig } from './config.ts';
 import { startInterceptor } from './interceptor.ts';
 

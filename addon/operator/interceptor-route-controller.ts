@@ -8,7 +8,8 @@ import {
   responseBodyLabel,
   type InterceptorRoute,
 } from '../api/interceptor-route.ts';
-import type { KubeObject, ResourceKind } from '../api/meta.ts';
+import { kinds } from '../api/kinds.ts';
+import type { KubeObject } from '../api/meta.ts';
 import { isNotFound } from '../runtime/client.ts';
 import { conditionUnchanged, findCondition, setCondition } from '../runtime/conditions.ts';
 import type { Controller, ReconcileResult, Request } from '../runtime/controller.ts';
@@ -22,20 +23,8 @@ import {
   type Service,
 } from './interceptor-route-readiness.ts';
 
-export const serviceKind = {
-  group: '',
-  version: 'v1',
-  kind: 'Service',
-  plural: 'services',
-  namespaced: true,
-} as const satisfies ResourceKind;
-export const configMapKind = {
-  group: '',
-  version: 'v1',
-  kind: 'ConfigMap',
-  plural: 'configmaps',
-  namespaced: true,
-} as const satisfies ResourceKind;
+export const serviceKind = kinds.service;
+export const configMapKind = kinds.configMap;
 
 /**
  * We cache only labelled ConfigMaps (as the interceptor does; ConfigMaps can be large), so an

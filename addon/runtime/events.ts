@@ -2,18 +2,13 @@
 // what happened and why. Repeats of the same event on the same object bump the count of the
 // existing Event instead of creating a new one, as client-go's recorder does.
 import { randomBytes } from 'node:crypto';
-import type { KubeObject, ResourceKind } from '../api/meta.ts';
+import { kinds } from '../api/kinds.ts';
+import type { KubeObject } from '../api/meta.ts';
 import { isNotFound, type KubeClient } from './client.ts';
 import type { Logger } from '../shared/log.ts';
 import { errorFields } from '../shared/log.ts';
 
-export const eventKind = {
-  group: '',
-  version: 'v1',
-  kind: 'Event',
-  plural: 'events',
-  namespaced: true,
-} as const satisfies ResourceKind;
+export const eventKind = kinds.event;
 
 export type EventType = 'Normal' | 'Warning';
 

@@ -7,19 +7,14 @@
 // - on a clean stop the leader releases the Lease (releaseOnCancel) so a successor starts at once.
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import type { KubeObject, ObjectMeta, ResourceKind } from '../api/meta.ts';
+import { kinds } from '../api/kinds.ts';
+import type { KubeObject, ObjectMeta } from '../api/meta.ts';
 import { isAlreadyExists, isConflict, type KubeClient } from './client.ts';
 import type { Logger } from '../shared/log.ts';
 import { errorFields } from '../shared/log.ts';
 import { sleep } from './sleep.ts';
 
-export const leaseKind = {
-  group: 'coordination.k8s.io',
-  version: 'v1',
-  kind: 'Lease',
-  plural: 'leases',
-  namespaced: true,
-} as const satisfies ResourceKind;
+export const leaseKind = kinds.lease;
 
 export type Lease = KubeObject & {
   metadata: ObjectMeta;

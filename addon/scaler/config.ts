@@ -1,6 +1,7 @@
-// The scaler's configuration: upstream's env var names and defaults (reference §3.1), plus this
+// The scaler's configuration: upstream's env var names and defaults, plus this
 // project's additions, each documented in README.md. Every problem is reported at once.
 import { EnvReader } from '../shared/config.ts';
+import { defaultMaxQueueBytes } from '../shared/queue-codec/queue-body.ts';
 
 export interface ScalerConfig {
   /** gRPC port (upstream default 8080; the manifests set 9090). */
@@ -23,6 +24,8 @@ export interface ScalerConfig {
   queueWatchEnabled: boolean;
   /** Silence after which a /queue/watch stream counts as dead and is reopened. */
   queueWatchIdleTimeoutMs: number;
+  /** The most a /queue body or one /queue/watch event may take; a pod sending more is failing. */
+  queueMaxBytes: number;
 }
 
 export function readConfig(env: Readonly<Record<string, string | undefined>> = process.env): {
@@ -47,6 +50,7 @@ export function readConfig(env: Readonly<Record<string, string | undefined>> = p
     queueWatchEnabled: e.bool('KEDA_HTTP_SCALER_QUEUE_WATCH_ENABLED', true),
     // Three of the interceptor's default 5 s heartbeats (KEDA_HTTP_QUEUE_WATCH_HEARTBEAT).
     queueWatchIdleTimeoutMs: e.duration('KEDA_HTTP_SCALER_QUEUE_WATCH_IDLE_TIMEOUT', 15_000),
+    queueMaxBytes: e.int('KEDA_HTTP_SCALER_QUEUE_MAX_BYTES', defaultMaxQueueBytes, { min: 1024 }),
   };
   if (config.tickMs <= 0)
     e.problem('KEDA_HTTP_QUEUE_TICK_DURATION must be a positive duration such as 500ms');

@@ -2,9 +2,10 @@
 // Reads upstream's env vars, picks the object store (a YAML file, or the cluster's informers),
 // runs until SIGTERM/SIGINT and stops gracefully.
 import { Lifecycle } from '../shared/lifecycle.ts';
+import { errorFields } from '../shared/log.ts';
 import { commonFlagSpec, serviceArgs } from '../shared/service.ts';
 import { createRegistry } from '../shared/metrics.ts';
-import { openStore } from '../shared/store/open-store.ts';
+import { openStore } from '../runtime/open-store.ts';
 import { readConfig } from './config.ts';
 import { startScaler, type RunningScaler } from './scaler.ts';
 
@@ -41,7 +42,15 @@ export async function main(argv: string[]): Promise<number> {
   // Upstream waits for the informer cache before it polls or serves.
   await store.synced;
   if (lifecycle.stopping) return 0;
-  started.scaler = await startScaler({ config, store, log, registry: createRegistry() });
+  try {
+    started.scaler = await startScaler({ config, store, log, registry: createRegistry() });
+  } catch (err) {
+    // A port in use, typically: say so, release what started, and exit non-zero.
+    log.error('the scaler cannot start', errorFields(err));
+    process.stderr.write(`keda-http scaler: ${err instanceof Error ? err.message : String(err)}\n`);
+    await lifecycle.stop();
+    return 1;
+  }
   // Keep running until a signal; Lifecycle exits the process when the steps are done.
   await new Promise<never>(() => {});
   return 0;

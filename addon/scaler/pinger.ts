@@ -2,6 +2,7 @@
 // GET /queue on each in parallel, fold the answers into per-route concurrency and request rate.
 // It also owns the numbers the gRPC handlers read, and says whether they are fresh.
 import type { Logger } from '../shared/log.ts';
+import { RateLimitedLog } from '../shared/rate-limited-log.ts';
 import type { ObjectStore } from '../shared/store/store.ts';
 import { readyAdminEndpoints, type AdminEndpointsConfig } from './interceptors/admin-endpoints.ts';
 import type { QueueClient } from './interceptors/queue-client.ts';
@@ -42,8 +43,13 @@ export class Pinger {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #stopped = false;
-  /** Pods whose last fetch failed, so each failure and recovery is logged once, not every tick. */
-  readonly #failing = new Set<string>();
+  /**
+   * Pods whose last fetch failed, and whether that was logged: a failure is logged when it starts
+   * (at most every 30 s per pod, for a pod that keeps failing and recovering), a recovery only
+   * after a logged failure.
+   */
+  readonly #failing = new Map<string, boolean>();
+  readonly #failureLog: RateLimitedLog;
 
   constructor(opts: PingerOptions) {
     this.#opts = opts;
@@ -51,6 +57,7 @@ export class Pinger {
     this.#aggregator = new QueueAggregator({ staleAfterMs: opts.stalePodMs });
     this.#rates = new RateWindows(opts.rateSettingsFor);
     this.#now = opts.now ?? Date.now;
+    this.#failureLog = new RateLimitedLog(opts.log);
   }
 
   get status(): PingerStatus {
@@ -81,7 +88,11 @@ export class Pinger {
     const { metrics, log } = this.#opts;
     const started = performance.now();
     const endpoints = readyAdminEndpoints(this.#opts.store, this.#opts.endpoints);
-    for (const pod of this.#failing) if (!endpoints.includes(pod)) this.#failing.delete(pod);
+    for (const pod of this.#failing.keys()) {
+      if (endpoints.includes(pod)) continue;
+      this.#failing.delete(pod);
+      this.#failureLog.forget(pod);
+    }
     metrics.endpoints.set(endpoints.length);
     this.#opts.onEndpoints?.(endpoints);
     try {
@@ -97,15 +108,16 @@ export class Pinger {
           const startedAtMs = this.#now();
           try {
             const counts = await this.#opts.client.fetch(pod);
-            if (this.#failing.delete(pod)) log.info('interceptor answers again', { pod });
+            if (this.#failing.get(pod) === true) log.info('interceptor answers again', { pod });
+            this.#failing.delete(pod);
             return { pod, counts, startedAtMs };
           } catch (err) {
             if (!this.#failing.has(pod)) {
-              this.#failing.add(pod);
-              log.warn('interceptor did not answer', {
+              const logged = this.#failureLog.warn(pod, 'interceptor did not answer', {
                 pod,
                 error: err instanceof Error ? err.message : String(err),
               });
+              this.#failing.set(pod, logged);
             }
             return { pod, counts: undefined, startedAtMs };
           }

@@ -46,7 +46,7 @@ export async function startScaler(opts: StartOptions): Promise<RunningScaler> {
   };
   // Set once serving starts; the health updates before that have nobody to tell.
   const serving: { grpc?: ScalerGrpcServer } = {};
-  const client = new QueueClient({ timeoutMs: config.fetchTimeoutMs });
+  const client = new QueueClient({ timeoutMs: config.fetchTimeoutMs, maxBytes: config.queueMaxBytes });
 
   // The parts refer to each other only through callbacks that run after start, so they can be
   // built in reading order: the pinger, the view on its numbers, the streams, the watcher.
@@ -77,6 +77,7 @@ export async function startScaler(opts: StartOptions): Promise<RunningScaler> {
         log,
         connectTimeoutMs: Math.max(config.fetchTimeoutMs, 1_000),
         idleTimeoutMs: config.queueWatchIdleTimeoutMs,
+        maxEventBytes: config.queueMaxBytes,
         onConnections: (n) => metrics.watchedInterceptors.set(n),
         onTransition: (pod, kind, key, concurrency, requestCount) => {
           metrics.streamEvents.inc({ event: kind });
@@ -92,31 +93,60 @@ export async function startScaler(opts: StartOptions): Promise<RunningScaler> {
     if (kind === 'InterceptorRoute' || kind === 'HTTPScaledObject') streams.refresh();
   });
 
+  const stopPolling = async (): Promise<void> => {
+    offStore();
+    await pinger.stop();
+    await watcher?.close();
+    await client.close();
+  };
   await pinger.start(); // the first tick, as upstream polls before serving
-  const grpcServer = await startGrpcServer({ view, streams, log, port: config.port, host: opts.host });
+  let grpcServer: ScalerGrpcServer;
+  try {
+    grpcServer = await startGrpcServer({ view, streams, log, port: config.port, host: opts.host });
+  } catch (err) {
+    // A scaler that cannot serve must not keep polling: stop, so the process can exit.
+    await stopPolling();
+    throw err;
+  }
   serving.grpc = grpcServer;
   updateHealth();
   const healthTimer = setInterval(updateHealth, 1_000);
   const streamsGauge = setInterval(() => metrics.activeStreams.set(streams.size), 1_000);
   healthTimer.unref();
   streamsGauge.unref();
+  const stop = async (): Promise<void> => {
+    clearInterval(healthTimer);
+    clearInterval(streamsGauge);
+    await grpcServer.stop(5_000);
+    streams.stop();
+    await stopPolling();
+  };
 
   let http: ListeningServer | undefined;
   if (config.metricsEnabled) {
-    http = await listen(
-      {
-        '/metrics': metricsRoute(opts.registry),
-        '/livez': probe(() => true),
-        '/readyz': probe(() => {
-          const status = healthStatus(pinger, Date.now());
-          if (status === 'SERVING') return true;
-          const fresh = pinger.freshness();
-          return `readiness is ${status}: ${fresh === true ? (pinger.lastError ?? 'no poll yet') : fresh}`;
-        }),
-      },
-      config.metricsPort,
-      opts.host,
-    );
+    const host = opts.host ?? '0.0.0.0';
+    try {
+      http = await listen(
+        {
+          '/metrics': metricsRoute(opts.registry),
+          '/livez': probe(() => true),
+          '/readyz': probe(() => {
+            const status = healthStatus(pinger, Date.now());
+            if (status === 'SERVING') return true;
+            const fresh = pinger.freshness();
+            return `readiness is ${status}: ${fresh === true ? (pinger.lastError ?? 'no poll yet') : fresh}`;
+          }),
+        },
+        config.metricsPort,
+        host,
+      );
+    } catch (err) {
+      await stop();
+      throw new Error(
+        `cannot listen for /metrics, /livez and /readyz on ${host}:${config.metricsPort} (OTEL_PROM_EXPORTER_PORT): ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
+    }
   }
   log.info('scaler started', {
     grpcPort: grpcServer.port,
@@ -131,14 +161,7 @@ export async function startScaler(opts: StartOptions): Promise<RunningScaler> {
     metricsPort: http?.port,
     pinger,
     async stop() {
-      clearInterval(healthTimer);
-      clearInterval(streamsGauge);
-      offStore();
-      await grpcServer.stop(5_000);
-      streams.stop();
-      await pinger.stop();
-      await watcher?.close();
-      await client.close();
+      await stop();
       await http?.close();
     },
   };

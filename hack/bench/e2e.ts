@@ -26,7 +26,7 @@ import { join, resolve } from 'node:path';
 import http from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Informer, KubeClient } from '../../addon/runtime/index.ts';
-import type { KubeObject, ResourceKind } from '../../addon/api/index.ts';
+import { kinds, type KubeObject } from '../../addon/api/index.ts';
 import {
   addonCondition,
   addonNamespaceDefault,
@@ -98,20 +98,8 @@ interface ColdSample {
   status: string;
 }
 
-const deploymentKind: ResourceKind = {
-  group: 'apps',
-  version: 'v1',
-  kind: 'Deployment',
-  plural: 'deployments',
-  namespaced: true,
-};
-const sliceKind: ResourceKind = {
-  group: 'discovery.k8s.io',
-  version: 'v1',
-  kind: 'EndpointSlice',
-  plural: 'endpointslices',
-  namespaced: true,
-};
+const deploymentKind = kinds.deployment;
+const sliceKind = kinds.endpointSlice;
 type Deployment = KubeObject & { spec?: { replicas?: number }; status?: { replicas?: number } };
 type Slice = KubeObject & { endpoints?: { conditions?: { ready?: boolean } }[] };
 

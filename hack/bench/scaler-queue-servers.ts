@@ -1,22 +1,23 @@
 // Child process of `npm run bench:scaler`: N HTTP servers on 127.0.0.1, each answering GET /queue
-// with the body an interceptor with R routes sends (upstream's exact JSON shape). It runs in its
-// own process so the scaler's CPU per tick is measured alone. The bodies are prepared up front
-// and alternate between two versions (+5 requests per route), so every tick has real deltas.
+// with the body an interceptor with R routes sends (written by the interceptor's own codec). It
+// runs in its own process so the scaler's CPU per tick is measured alone. The bodies are prepared
+// up front and alternate between two versions (+5 requests per route), so every tick has real deltas.
 // Usage: node hack/bench/scaler-queue-servers.ts <servers> <routes>; prints {"ports":[...]}.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { encodeQueueCounts, type QueueCount } from '../../addon/shared/queue-codec/queue-body.ts';
 
 const servers = Number(process.argv[2] ?? 50);
 const routes = Number(process.argv[3] ?? 10_000);
 
 function body(pod: number, bump: number): Buffer {
-  const parts: string[] = [];
+  const counts = new Map<string, QueueCount>();
   for (let r = 0; r < routes; r++) {
     const key = `ns-${String(r % 100).padStart(3, '0')}/route-${String(r).padStart(5, '0')}`;
     const concurrency = (r + pod) % 7 === 0 ? (r % 5) + 1 : 0;
-    parts.push(`"${key}":{"Concurrency":${concurrency},"RequestCount":${1_000 + r + bump}}`);
+    counts.set(key, { Concurrency: concurrency, RequestCount: 1_000 + r + bump });
   }
-  return Buffer.from(`{${parts.sort().join(',')}}\n`);
+  return Buffer.from(encodeQueueCounts(counts));
 }
 
 const ports: number[] = [];

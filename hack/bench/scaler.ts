@@ -20,7 +20,7 @@ import { QueueClient } from '../../addon/scaler/interceptors/queue-client.ts';
 import { createScalerMetrics } from '../../addon/scaler/metrics.ts';
 import { Pinger } from '../../addon/scaler/pinger.ts';
 import type { PodPollResult } from '../../addon/scaler/queue/aggregator.ts';
-import { parseQueueCounts } from '../../addon/scaler/queue/queue-counts.ts';
+import { decodeQueueBody } from '../../addon/shared/queue-codec/queue-body.ts';
 import { rateSettingsFromStore, scalerView } from '../../addon/scaler/scaler-view.ts';
 import { ActiveStreams } from '../../addon/scaler/grpc/active-streams.ts';
 import { startGrpcServer } from '../../addon/scaler/grpc/server.ts';
@@ -267,7 +267,7 @@ async function tickAtScale(dir: string): Promise<TickResult> {
       const t0 = performance.now();
       const results: PodPollResult[] = (bodies[i % 2] as string[]).map((b, j) => ({
         pod: listed[j] as string,
-        counts: parseQueueCounts(b),
+        counts: decodeQueueBody(b),
         startedAtMs: Date.now(),
       }));
       const t1 = performance.now();
@@ -336,7 +336,7 @@ async function streamsAtScale(dir: string, n: number): Promise<StreamsResult> {
     .map((_, r) => `"default/r-${r}":{"Concurrency":0,"RequestCount":0}`)
     .sort()
     .join(',')}}`;
-  pinger.applyPoll([pod], [{ pod, counts: parseQueueCounts(zeros), startedAtMs: 0 }], Date.now());
+  pinger.applyPoll([pod], [{ pod, counts: decodeQueueBody(zeros), startedAtMs: 0 }], Date.now());
   const view = scalerView(store, pinger);
   const streams = new ActiveStreams({
     prepare: (ref) => prepareIsActive(view, ref),
@@ -535,7 +535,7 @@ await report({
       `${ms(tick.parseMsPerTick)} ms (mean)`,
       '',
       '',
-      "parseQueueCounts (scanner for Go's encoding); no network",
+      "decodeQueueBody (scanner for Go's encoding); no network",
     ],
     [
       'of which aggregation (deltas, sums, rate buckets)',

@@ -1,63 +1,15 @@
 // The parts of core/v1 Pod, Service and EndpointSlice (as plain JSON) the process kubelet reads and
 // writes. Only what it uses; unknown fields pass through untouched.
-import type { KubeObject, ResourceKind } from '../../addon/api/index.ts';
+import { kinds, type KubeObject } from '../../addon/api/index.ts';
 
-export const podKind: ResourceKind = {
-  group: '',
-  version: 'v1',
-  kind: 'Pod',
-  plural: 'pods',
-  namespaced: true,
-};
-export const nodeKind: ResourceKind = {
-  group: '',
-  version: 'v1',
-  kind: 'Node',
-  plural: 'nodes',
-  namespaced: false,
-};
-export const leaseKind: ResourceKind = {
-  group: 'coordination.k8s.io',
-  version: 'v1',
-  kind: 'Lease',
-  plural: 'leases',
-  namespaced: true,
-};
-export const serviceKind: ResourceKind = {
-  group: '',
-  version: 'v1',
-  kind: 'Service',
-  plural: 'services',
-  namespaced: true,
-};
-export const endpointSliceKind: ResourceKind = {
-  group: 'discovery.k8s.io',
-  version: 'v1',
-  kind: 'EndpointSlice',
-  plural: 'endpointslices',
-  namespaced: true,
-};
-export const namespaceKind: ResourceKind = {
-  group: '',
-  version: 'v1',
-  kind: 'Namespace',
-  plural: 'namespaces',
-  namespaced: false,
-};
-export const configMapKind: ResourceKind = {
-  group: '',
-  version: 'v1',
-  kind: 'ConfigMap',
-  plural: 'configmaps',
-  namespaced: true,
-};
-export const secretKind: ResourceKind = {
-  group: '',
-  version: 'v1',
-  kind: 'Secret',
-  plural: 'secrets',
-  namespaced: true,
-};
+export const podKind = kinds.pod;
+export const nodeKind = kinds.node;
+export const leaseKind = kinds.lease;
+export const serviceKind = kinds.service;
+export const endpointSliceKind = kinds.endpointSlice;
+export const namespaceKind = kinds.namespace;
+export const configMapKind = kinds.configMap;
+export const secretKind = kinds.secret;
 
 export interface KeySelector {
   name: string;

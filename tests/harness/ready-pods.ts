@@ -3,10 +3,10 @@
 // writes the status a kubelet would (Running, Ready, a pod IP) for every Pod in the given
 // namespaces. The end-to-end tests use the process kubelet in hack/kubelet instead, which runs them.
 import { KubeClient } from '../../addon/runtime/index.ts';
-import type { KubeObject } from '../../addon/api/index.ts';
+import { kinds, type KubeObject } from '../../addon/api/index.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
 
-const podKind = { group: '', version: 'v1', kind: 'Pod', plural: 'pods', namespaced: true } as const;
+const podKind = kinds.pod;
 type Pod = KubeObject & {
   spec: { containers: { name: string; image: string }[] };
   status?: { conditions?: { type: string; status: string }[] };

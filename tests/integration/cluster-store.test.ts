@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { ClusterStore } from '../../addon/shared/store/cluster-store.ts';
+import { ClusterStore } from '../../addon/runtime/cluster-store.ts';
 import { createLogger } from '../../addon/shared/log.ts';
 import { testCluster } from '../harness/cluster.ts';
 import { eventually } from '../harness/eventually.ts';

@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KubeClient } from '../../addon/runtime/index.ts';
-import type { KubeObject } from '../../addon/api/index.ts';
+import { kinds, type KubeObject } from '../../addon/api/index.ts';
 import { startTestExternalScaler, type TestExternalScaler } from '../../hack/apps/external-scaler.ts';
 import { installKeda, type KedaInstallation } from '../../hack/keda.ts';
 import { echoImage } from '../../hack/kubelet/images.ts';
@@ -39,20 +39,8 @@ after(async () => {
   await client?.close();
 });
 
-const scaledObjectKind = {
-  group: 'keda.sh',
-  version: 'v1alpha1',
-  kind: 'ScaledObject',
-  plural: 'scaledobjects',
-  namespaced: true,
-};
-const deploymentKind = {
-  group: 'apps',
-  version: 'v1',
-  kind: 'Deployment',
-  plural: 'deployments',
-  namespaced: true,
-};
+const scaledObjectKind = kinds.scaledObject;
+const deploymentKind = kinds.deployment;
 type Deployment = KubeObject & { spec: { replicas?: number }; status?: { readyReplicas?: number } };
 
 async function replicas(ns: string): Promise<{ spec: number; ready: number }> {
@@ -127,17 +115,7 @@ test('KEDA scales 0 -> 1 on a push, 1 -> 3 through the HPA and its metrics API s
     async () => {
       const so = await client.get<
         KubeObject & { status?: { conditions?: { type: string; status: string }[] } }
-      >(
-        {
-          group: 'keda.sh',
-          version: 'v1alpha1',
-          kind: 'ScaledObject',
-          plural: 'scaledobjects',
-          namespaced: true,
-        },
-        ns,
-        'app',
-      );
+      >(scaledObjectKind, ns, 'app');
       return so?.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True');
     },
     { timeoutMs: 60_000 },

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import type { KubeObject, ResourceKind } from '../../addon/api/meta.ts';
+import { kinds } from '../../addon/api/kinds.ts';
+import type { KubeObject } from '../../addon/api/meta.ts';
 import { KubeClient } from '../../addon/runtime/client.ts';
 import { Informer } from '../../addon/runtime/informer.ts';
 import { leaseKind, type Lease } from '../../addon/runtime/leader-election.ts';
@@ -13,13 +14,7 @@ import { createLogger } from '../../addon/shared/log.ts';
 import { createRegistry } from '../../addon/shared/metrics.ts';
 import { testCluster } from '../harness/cluster.ts';
 
-const configMapKind: ResourceKind = {
-  group: '',
-  version: 'v1',
-  kind: 'ConfigMap',
-  plural: 'configmaps',
-  namespaced: true,
-};
+const configMapKind = kinds.configMap;
 type ConfigMap = KubeObject & { data?: Record<string, string> };
 
 const quietLog = () => createLogger({ component: 'test', level: 'error', stream: new PassThrough() });

@@ -1,19 +1,25 @@
 // Per-route request counters (upstream pkg/queue): concurrency (in flight, including held requests)
 // and a monotonic request count. Kept apart from the proxy; the proxy only calls increase/decrease.
 // Transitions 0 -> 1 and 1 -> 0 are announced synchronously to listeners (push activation).
+import {
+  compareQueueKeys,
+  encodeQueueBody,
+  encodeQueueKey,
+  type QueueBodyEntry,
+  type QueueCount,
+} from '../../shared/queue-codec/queue-body.ts';
 
-export interface Count {
-  Concurrency: number;
-  RequestCount: number;
-}
+export type Count = QueueCount;
 
 /**
  * A key's live counts, and the /queue/watch stream's state for the key. One object per route: with
  * requests spread over thousands of routes, each object a request touches is a likely cache miss,
  * and a route's transition (0 -> 1 -> 0 on nearly every request then) needs no other.
  */
-export class Counter implements Count {
+export class Counter implements QueueBodyEntry {
   readonly key: string;
+  /** The key as JSON, encoded once: /queue bodies and /queue/watch events only concatenate it. */
+  readonly wireKey: string;
   Concurrency = 0;
   RequestCount = 0;
   /** False once the key is removed: requests still in flight finish through it, announcing nothing. */
@@ -27,6 +33,7 @@ export class Counter implements Count {
 
   constructor(key: string) {
     this.key = key;
+    this.wireKey = encodeQueueKey(key);
   }
 }
 
@@ -35,17 +42,21 @@ export type TransitionListener = (kind: Transition, key: string, count: Counter)
 
 export class RequestQueue {
   readonly #counts = new Map<string, Counter>();
+  /** The counters in body order; rebuilt on the first /queue after a key was added or removed. */
+  #sorted: Counter[] | undefined;
   #listeners: readonly TransitionListener[] = [];
 
   /** Makes a key known (counting a key that was never ensured is a silent no-op, like upstream). */
   ensureKey(key: string): void {
-    if (!this.#counts.has(key)) this.#counts.set(key, new Counter(key));
+    if (this.#counts.has(key)) return;
+    this.#counts.set(key, new Counter(key));
+    this.#sorted = undefined;
   }
 
   removeKey(key: string): void {
     const c = this.#counts.get(key);
     if (c) c.live = false;
-    this.#counts.delete(key);
+    if (this.#counts.delete(key)) this.#sorted = undefined;
   }
 
   keys(): IterableIterator<string> {
@@ -86,14 +97,10 @@ export class RequestQueue {
     return this.#counts.entries();
   }
 
-  /** Upstream's /queue body: Go's json.Encoder over a map (keys sorted) plus a newline. */
+  /** The /queue body (upstream's format: Go's json.Encoder over a map, keys sorted, a newline). */
   toJSON(): string {
-    const keys = [...this.#counts.keys()].sort();
-    const parts = keys.map((k) => {
-      const c = this.#counts.get(k) as Counter;
-      return `${JSON.stringify(k)}:{"Concurrency":${c.Concurrency},"RequestCount":${c.RequestCount}}`;
-    });
-    return `{${parts.join(',')}}\n`;
+    this.#sorted ??= [...this.#counts.values()].sort(compareQueueKeys);
+    return encodeQueueBody(this.#sorted);
   }
 
   onTransition(listener: TransitionListener): () => void {

@@ -8,6 +8,11 @@
 // and with thousands of such routes, two events per request to every watching scaler would cost
 // more than the requests (scalers learn the exact numbers from their next /queue poll anyway).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  encodeSnapshotEvent,
+  encodeWatchEvent,
+  heartbeatComment,
+} from '../../shared/queue-codec/watch-stream.ts';
 import type { Count, Counter, RequestQueue, Transition } from './queue.ts';
 
 /** How long a route stays at 0 before `idle` is sent (checked every quarter of it). */
@@ -40,7 +45,7 @@ export class QueueWatch {
     this.#queue = queue;
     this.#heartbeatMs = heartbeatMs;
     this.#idleCheckMs = idleMs / idleChecksPerDelay;
-    this.#unsubscribe = queue.onTransition((kind, key, count) => this.#onTransition(kind, key, count));
+    this.#unsubscribe = queue.onTransition((kind, _key, count) => this.#onTransition(kind, count));
   }
 
   get clients(): number {
@@ -61,25 +66,25 @@ export class QueueWatch {
     }
     // Earlier events go to the earlier clients only; the snapshot already holds their effect.
     this.#flush();
-    res.write(`event: snapshot\ndata: ${this.#queue.toJSON().trimEnd()}\n\n`);
+    res.write(encodeSnapshotEvent(this.#queue.toJSON()));
     this.#clients.add(res);
     res.once('close', () => {
       this.#clients.delete(res);
       if (this.#clients.size === 0) this.#stopTimers();
     });
     this.#heartbeat ??= setInterval(() => {
-      for (const c of this.#clients) c.write(': heartbeat\n\n');
+      for (const c of this.#clients) c.write(heartbeatComment);
     }, this.#heartbeatMs).unref();
   };
 
-  #onTransition(kind: Transition, key: string, count: Counter): void {
+  #onTransition(kind: Transition, count: Counter): void {
     if (this.#clients.size === 0) return;
     if (kind === 'active') {
       // Back above 0 before its idle was announced: to the clients it never stopped being active.
       count.watchIdleSince = -1;
       if (!count.watchAnnouncedActive) {
         count.watchAnnouncedActive = true;
-        this.#broadcast('active', key, count);
+        this.#broadcast('active', count, count);
       }
       return;
     }
@@ -108,7 +113,7 @@ export class QueueWatch {
       c.watchIdleSince = -1;
       c.watchAnnouncedActive = false;
       // A route removed from the table meanwhile is announced idle with zeros.
-      this.#broadcast('idle', c.key, c.live ? c : { Concurrency: 0, RequestCount: 0 });
+      this.#broadcast('idle', c, c.live ? c : { Concurrency: 0, RequestCount: 0 });
     }
     this.#idleCandidates = waiting;
     if (waiting.length === 0) {
@@ -117,13 +122,13 @@ export class QueueWatch {
     }
   };
 
-  #broadcast(kind: Transition, key: string, count: Readonly<Count>): void {
+  #broadcast(kind: Transition, route: Counter, count: Readonly<Count>): void {
     if (this.#unsent === '') {
       const wait = this.#lastWrite + minWriteIntervalMs - performance.now();
       if (wait <= 0) setImmediate(this.#flush);
       else this.#flushTimer = setTimeout(this.#flush, wait);
     }
-    this.#unsent += `event: ${kind}\ndata: {"key":${JSON.stringify(key)},"Concurrency":${count.Concurrency},"RequestCount":${count.RequestCount}}\n\n`;
+    this.#unsent += encodeWatchEvent(kind, route.wireKey, count);
   }
 
   /** Writes the unsent events to every client. */

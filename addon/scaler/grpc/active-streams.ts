@@ -11,7 +11,7 @@ import type { Logger } from '../../shared/log.ts';
 import { errorFields } from '../../shared/log.ts';
 import { status } from '@grpc/grpc-js';
 import type { ScaledObjectRef } from './messages.ts';
-import { ScalerError, triggerKey } from './trigger-metrics.ts';
+import { ScalerError, refLogFields, triggerKey } from './trigger-metrics.ts';
 
 export interface ActiveSink {
   send(result: boolean): void;
@@ -126,11 +126,7 @@ export class ActiveStreams {
       // Stale numbers: say nothing rather than something wrong; the stream stays open and
       // resumes when polling recovers. Any other error ends the stream, as upstream does.
       if (err instanceof ScalerError && err.code === status.UNAVAILABLE) return;
-      this.#opts.log.info('ending StreamIsActive', {
-        namespace: sub.ref.namespace,
-        name: sub.ref.name,
-        ...errorFields(err),
-      });
+      this.#opts.log.info('ending StreamIsActive', { ...refLogFields(sub.ref), ...errorFields(err) });
       this.#remove(sub);
       sub.sink.fail(err instanceof Error ? err : new Error(String(err)));
       return;

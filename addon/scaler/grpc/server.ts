@@ -17,7 +17,15 @@ import type {
   IsActiveResponse,
   ScaledObjectRef,
 } from './messages.ts';
-import { ScalerError, isActive, metricSpecs, metricValues, type ScalerView } from './trigger-metrics.ts';
+import { boundedText } from '../../shared/bounded-text.ts';
+import {
+  ScalerError,
+  isActive,
+  metricSpecs,
+  metricValues,
+  refLogFields,
+  type ScalerView,
+} from './trigger-metrics.ts';
 
 export const externalScalerProtoPath = fileURLToPath(
   new URL('../proto/externalscaler.proto', import.meta.url),
@@ -118,11 +126,16 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<ScalerGr
 
   const host = opts.host ?? '0.0.0.0';
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) =>
-      err
-        ? reject(new Error(`cannot listen for gRPC on ${host}:${opts.port}: ${err.message}`))
-        : resolve(bound),
-    );
+    server.bindAsync(`${host}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+      if (!err) {
+        resolve(bound);
+        return;
+      }
+      server.forceShutdown(); // nothing was served; release what the server holds
+      reject(
+        new Error(`cannot listen for gRPC on ${host}:${opts.port} (KEDA_HTTP_SCALER_PORT): ${err.message}`),
+      );
+    });
   });
 
   return {
@@ -162,17 +175,18 @@ function answer<T>(
   try {
     callback(null, run());
   } catch (err) {
-    log.debug('request failed', {
-      method,
-      namespace: ref.namespace,
-      name: ref.name,
-      ...errorFields(err),
-    });
+    log.debug('request failed', { method, ...refLogFields(ref), ...errorFields(err) });
     callback(toServiceError(err));
   }
 }
 
+/**
+ * The status KEDA gets. Its message travels in a response header (grpc-message), so it is bounded
+ * here as well, whatever produced it; the parts of it that came from the request already are.
+ */
 function toServiceError(err: unknown): Partial<grpc.ServiceError> {
-  if (err instanceof ScalerError) return { code: err.code, details: err.message };
-  return { code: grpc.status.UNKNOWN, details: err instanceof Error ? err.message : String(err) };
+  const maxDetails = 2_048;
+  if (err instanceof ScalerError) return { code: err.code, details: boundedText(err.message, maxDetails) };
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: grpc.status.UNKNOWN, details: boundedText(message, maxDetails) };
 }

@@ -5,6 +5,7 @@
 //   interceptorTargetPendingRequests=<int>  -> the interceptors' own scaling: all concurrency
 import { status } from '@grpc/grpc-js';
 import type { HTTPScaledObject, InterceptorRoute } from '../../api/index.ts';
+import { boundedJson, boundedText } from '../../shared/bounded-text.ts';
 import { parseGoDuration } from '../../shared/config.ts';
 import {
   httpScaledObjectMetricName,
@@ -57,6 +58,14 @@ type Trigger =
     }
   | { kind: 'interceptors'; metricName: string; target: string };
 
+/**
+ * A ScaledObjectRef's names for a log line. Trigger metadata is whatever KEDA was given, so every
+ * piece of it that reaches a message or a log is bounded (boundedText).
+ */
+export function refLogFields(ref: ScaledObjectRef): { namespace: string; name: string } {
+  return { namespace: boundedText(ref.namespace ?? ''), name: boundedText(ref.name ?? '') };
+}
+
 /** The route key ("ns/name") a trigger watches, or undefined for the interceptors' own trigger. */
 export function triggerKey(ref: ScaledObjectRef): string | undefined {
   const md = ref.scalerMetadata;
@@ -71,10 +80,13 @@ function resolve(view: ScalerView, ref: ScaledObjectRef): Trigger {
     const route = view.route(ref.namespace, routeName);
     if (route === undefined) {
       // The words of the Kubernetes NotFound error upstream passes through (gRPC Unknown).
-      throw new ScalerError(status.UNKNOWN, `interceptorroutes.http.keda.sh "${routeName}" not found`);
+      throw new ScalerError(
+        status.UNKNOWN,
+        `interceptorroutes.http.keda.sh "${boundedText(routeName)}" not found`,
+      );
     }
     const m = route.spec?.scalingMetric ?? {};
-    const where = `InterceptorRoute ${ref.namespace}/${routeName}`;
+    const where = `InterceptorRoute ${boundedText(`${ref.namespace}/${routeName}`)}`;
     return {
       kind: 'interceptorRoute',
       key: `${ref.namespace}/${routeName}`,
@@ -94,12 +106,15 @@ function resolve(view: ScalerView, ref: ScaledObjectRef): Trigger {
   if (soName !== undefined) {
     const so = view.httpScaledObject(ref.namespace, soName);
     if (so === undefined) {
-      throw new ScalerError(status.UNKNOWN, `httpscaledobjects.http.keda.sh "${soName}" not found`);
+      throw new ScalerError(
+        status.UNKNOWN,
+        `httpscaledobjects.http.keda.sh "${boundedText(soName)}" not found`,
+      );
     }
     const spec = so.spec ?? {};
     const m = spec.scalingMetric;
     // Precedence as upstream: targetPendingRequests (default 100) < concurrency < requestRate.
-    const where = `HTTPScaledObject ${ref.namespace}/${soName}`;
+    const where = `HTTPScaledObject ${boundedText(`${ref.namespace}/${soName}`)}`;
     let target = number(where, 'targetPendingRequests', spec.targetPendingRequests ?? 100, '');
     if (m?.concurrency) target = number(where, 'concurrency.targetValue', m.concurrency.targetValue ?? 100);
     if (m?.requestRate) target = number(where, 'requestRate.targetValue', m.requestRate.targetValue ?? 100);
@@ -108,13 +123,7 @@ function resolve(view: ScalerView, ref: ScaledObjectRef): Trigger {
       key: `${ref.namespace}/${soName}`,
       metricName: httpScaledObjectMetricName(ref.namespace, soName),
       target,
-      rate: m?.requestRate
-        ? rateSettings(
-            `HTTPScaledObject ${ref.namespace}/${soName}`,
-            m.requestRate.window,
-            m.requestRate.granularity,
-          )
-        : undefined,
+      rate: m?.requestRate ? rateSettings(where, m.requestRate.window, m.requestRate.granularity) : undefined,
     };
   }
   const pending = md['interceptorTargetPendingRequests'];
@@ -137,7 +146,7 @@ function number(where: string, field: string, value: unknown, prefix = 'scalingM
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     throw new ScalerError(
       status.INVALID_ARGUMENT,
-      `${where}: spec.${prefix}${field} must be a number, got ${JSON.stringify(value)}`,
+      `${where}: spec.${prefix}${field} must be a number, got ${boundedJson(value)}`,
     );
   }
   return value;
@@ -162,7 +171,7 @@ function duration(where: string, field: string, text: string | undefined): numbe
   } catch (err) {
     throw new ScalerError(
       status.INVALID_ARGUMENT,
-      `${where}: spec.scalingMetric.requestRate.${field}: ${err instanceof Error ? err.message : String(err)}`,
+      `${where}: spec.scalingMetric.requestRate.${field}: ${boundedText(err instanceof Error ? err.message : String(err))}`,
     );
   }
 }
@@ -190,14 +199,11 @@ export function metricSpecs(view: ScalerView, ref: ScaledObjectRef): MetricSpec[
 /** Go's strconv.ParseInt(s, 10, 64), with its error text (KEDA shows it to the user as is). */
 export function parseGoInt64(s: string): number {
   if (!/^[+-]?\d+$/.test(s)) {
-    throw new ScalerError(status.UNKNOWN, `strconv.ParseInt: parsing ${JSON.stringify(s)}: invalid syntax`);
+    throw new ScalerError(status.UNKNOWN, `strconv.ParseInt: parsing ${boundedJson(s)}: invalid syntax`);
   }
   const n = BigInt(s);
   if (n > 9223372036854775807n || n < -9223372036854775808n) {
-    throw new ScalerError(
-      status.UNKNOWN,
-      `strconv.ParseInt: parsing ${JSON.stringify(s)}: value out of range`,
-    );
+    throw new ScalerError(status.UNKNOWN, `strconv.ParseInt: parsing ${boundedJson(s)}: value out of range`);
   }
   return Number(n);
 }

@@ -18,7 +18,7 @@ import { FileStore } from '../../shared/store/file-store.ts';
 import { QueueClient } from '../interceptors/queue-client.ts';
 import { createScalerMetrics } from '../metrics.ts';
 import { Pinger } from '../pinger.ts';
-import { parseQueueCounts } from '../queue/queue-counts.ts';
+import { decodeQueueBody } from '../../shared/queue-codec/queue-body.ts';
 import { rateSettingsFromStore, scalerView } from '../scaler-view.ts';
 import { ActiveStreams } from './active-streams.ts';
 import { startGrpcServer, type ScalerGrpcServer } from './server.ts';
@@ -95,7 +95,7 @@ const so = (ns: string, name: string): Ref => ref(ns, name, { httpScaledObject: 
 
 const A = '127.0.0.2:9090';
 const B = '127.0.0.3:9090';
-const poll = (pod: string, body: string) => ({ pod, counts: parseQueueCounts(body), startedAtMs: 0 });
+const poll = (pod: string, body: string) => ({ pod, counts: decodeQueueBody(body), startedAtMs: 0 });
 
 function newPinger(): Pinger {
   return new Pinger({
@@ -238,6 +238,31 @@ test('a missing route or object is gRPC Unknown with the Kubernetes NotFound wor
     code: grpc.status.UNKNOWN,
     details: 'unable to get HTTPScaledObject reference',
   });
+});
+
+test('a 1 MB name in the trigger metadata comes back cut to a bounded length, marked as cut', async () => {
+  const huge = 'n'.repeat(1_000_000);
+  const calls: [string, () => Promise<unknown>][] = [
+    ['GetMetricSpec interceptorRoute', () => keda.metricSpecs(route(huge))],
+    ['GetMetrics httpScaledObject', () => keda.metrics(ref('default', 'x', { httpScaledObject: huge }))],
+    ['IsActive interceptorRoute', () => keda.isActive(route(huge))],
+    [
+      'GetMetricSpec interceptorTargetPendingRequests',
+      () => keda.metricSpecs(ref('keda', 'x', { interceptorTargetPendingRequests: huge })),
+    ],
+  ];
+  for (const [what, call] of calls) {
+    await assert.rejects(call(), (err: grpc.ServiceError) => {
+      assert.equal(err.code, grpc.status.UNKNOWN, what);
+      assert.ok(err.details.length < 1_000, `${what}: ${err.details.length} characters`);
+      assert.match(
+        err.details,
+        /^(interceptorroutes|httpscaledobjects)\.http\.keda\.sh "n+…\(\+\d+ more characters\)" not found$|^strconv\.ParseInt: parsing "n+…\(\+\d+ more characters\): invalid syntax$/,
+        what,
+      );
+      return true;
+    });
+  }
 });
 
 test('a hand-written object with a bad target says where the problem is', async () => {

@@ -78,3 +78,53 @@ test('a pod that trickles its answer forever is cut off by the total bound', asy
     trickle.close();
   }
 });
+
+test('an answer over the size bound is refused as soon as it passes the bound', async () => {
+  const endless = await serve((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"ns/r":{"Concurrency":1,"RequestCount":2},"pad":"');
+    const chunk = Buffer.alloc(16 * 1024, 'x');
+    const pump = (): void => {
+      while (!res.destroyed && res.write(chunk));
+    };
+    res.on('drain', pump);
+    pump();
+  });
+  const announced = await serve((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': 10_000_000 });
+    res.write('{');
+  });
+  const client = new QueueClient({ timeoutMs: 1_000, maxBytes: 64 * 1024 });
+  try {
+    for (const s of [endless, announced]) {
+      const t = performance.now();
+      await assert.rejects(
+        client.fetch(s.endpoint),
+        /failed: the answer is larger than the 65536-byte bound \(KEDA_HTTP_SCALER_QUEUE_MAX_BYTES\)/,
+      );
+      assert.ok(performance.now() - t < 900, 'before any timeout');
+    }
+  } finally {
+    await client.close();
+    endless.close();
+    announced.close();
+  }
+});
+
+test('counts that are not non-negative integers make the answer invalid, naming the entry', async () => {
+  let body = '';
+  const s = await serve((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(body);
+  });
+  const client = new QueueClient({ timeoutMs: 200 });
+  try {
+    for (const n of ['1e308', '1.5', '-1', '"3"']) {
+      body = `{"ns/r":{"Concurrency":${n},"RequestCount":2}}\n`;
+      await assert.rejects(client.fetch(s.endpoint), /queue response entry "ns\/r" is not/, n);
+    }
+  } finally {
+    await client.close();
+    s.close();
+  }
+});

@@ -6,16 +6,26 @@
 // total-time limit fired on healthy pods whose answers were simply waiting while we parsed the
 // others. A pod that trickles its answer is still cut off after `totalMs`. The timers are our
 // own (SilenceWatch below): undici's headers and body timeouts have about a second of resolution.
+//
+// What is bounded too is the answer's size (`maxBytes`): reading stops as soon as a pod has sent
+// more, so one pod sending without end costs neither memory nor the other pods' polls.
 import { Agent, request } from 'undici';
-import { parseQueueCounts, type QueueCounts } from '../queue/queue-counts.ts';
+import { boundedText } from '../../shared/bounded-text.ts';
+import {
+  decodeQueueBody,
+  defaultMaxQueueBytes,
+  type QueueCounts,
+} from '../../shared/queue-codec/queue-body.ts';
 
 export class QueueClient {
   readonly #agent: Agent;
   readonly #timeoutMs: number;
   readonly #totalMs: number;
+  readonly #maxBytes: number;
 
-  constructor(opts: { timeoutMs: number; connections?: number }) {
+  constructor(opts: { timeoutMs: number; connections?: number; maxBytes?: number }) {
     this.#timeoutMs = opts.timeoutMs;
+    this.#maxBytes = opts.maxBytes ?? defaultMaxQueueBytes;
     this.#totalMs = Math.max(1_000, 4 * opts.timeoutMs);
     // Keep connections to the pods open between ticks: at 500 ms per tick a new TCP connection
     // per fetch would be most of the work.
@@ -40,17 +50,25 @@ export class QueueClient {
         signal: abort.signal,
       });
       watch.answering();
+      const tooLarge = `the answer is larger than the ${this.#maxBytes}-byte bound (KEDA_HTTP_SCALER_QUEUE_MAX_BYTES)`;
+      if (Number(res.headers['content-length'] ?? 0) > this.#maxBytes) {
+        res.body.destroy(); // and with it the connection: its unread rest is of no use
+        throw new Error(tooLarge);
+      }
       const chunks: Buffer[] = [];
+      let bytes = 0;
       for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        bytes += chunk.length;
+        if (bytes > this.#maxBytes) throw new Error(tooLarge);
         chunks.push(chunk);
         watch.progress();
       }
       watch.stop();
       const body = Buffer.concat(chunks).toString('utf8');
       if (res.statusCode !== 200) {
-        throw new Error(`status ${res.statusCode}: ${body.slice(0, 200).trim()}`);
+        throw new Error(`status ${res.statusCode}: ${boundedText(body.trim(), 200)}`);
       }
-      return parseQueueCounts(body);
+      return decodeQueueBody(body, this.#maxBytes);
     } catch (err) {
       const reason: unknown = abort.signal.aborted ? abort.signal.reason : err;
       const why = reason instanceof Error ? reason.message : String(reason);

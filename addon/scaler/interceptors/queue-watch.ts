@@ -3,11 +3,22 @@
 // happen, so a cold route's first request reaches KEDA in milliseconds instead of after the next
 // 500 ms poll plus the 200 ms stream tick. Polling stays the source of truth; an interceptor
 // without the endpoint (404, e.g. upstream's Go interceptor) is simply polled, after one info log.
+//
+// A pod's stream is read with a bound per event (`maxEventBytes`): a pod that sends more, or
+// sends a line without end, has its stream closed and reopened with a growing delay, and costs
+// no more than the bound each time. Events with counts that are not non-negative integers are
+// dropped. Both are warned about at most every 30 s per pod.
 import { Agent, request } from 'undici';
 import type { Logger } from '../../shared/log.ts';
-import { SseParser } from './sse-parser.ts';
+import { defaultMaxQueueBytes } from '../../shared/queue-codec/queue-body.ts';
+import {
+  WatchStreamReader,
+  decodeWatchEvent,
+  type WatchTransition,
+} from '../../shared/queue-codec/watch-stream.ts';
+import { RateLimitedLog } from '../../shared/rate-limited-log.ts';
 
-export type QueueTransition = 'active' | 'idle';
+export type QueueTransition = WatchTransition;
 
 export interface QueueWatchOptions {
   log: Logger;
@@ -27,6 +38,8 @@ export interface QueueWatchOptions {
   idleTimeoutMs: number;
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
+  /** The most one event may take (the first event holds every route's counts). */
+  maxEventBytes?: number;
 }
 
 export class QueueWatcher {
@@ -35,10 +48,12 @@ export class QueueWatcher {
   readonly #pods = new Map<string, PodWatch>();
   /** Pods that answered 404: polled only, until they leave the EndpointSlice. */
   readonly #unsupported = new Set<string>();
+  readonly #warnings: RateLimitedLog;
   #connected = 0;
 
   constructor(opts: QueueWatchOptions) {
     this.#opts = opts;
+    this.#warnings = new RateLimitedLog(opts.log);
     this.#agent = new Agent({
       connectTimeout: opts.connectTimeoutMs,
       headersTimeout: opts.connectTimeoutMs,
@@ -58,12 +73,13 @@ export class QueueWatcher {
       if (!want.has(pod)) {
         w.stop();
         this.#pods.delete(pod);
+        this.#warnings.forget(pod);
       }
     }
     for (const pod of this.#unsupported) if (!want.has(pod)) this.#unsupported.delete(pod);
     for (const pod of want) {
       if (this.#pods.has(pod) || this.#unsupported.has(pod)) continue;
-      const w = new PodWatch(pod, this.#opts, this.#agent, {
+      const w = new PodWatch(pod, this.#opts, this.#agent, this.#warnings, {
         connected: (up) => {
           this.#connected += up ? 1 : -1;
           this.#opts.onConnections?.(this.#connected);
@@ -89,6 +105,7 @@ class PodWatch {
   readonly #pod: string;
   readonly #opts: QueueWatchOptions;
   readonly #agent: Agent;
+  readonly #warnings: RateLimitedLog;
   readonly #hooks: { connected: (up: boolean) => void; unsupported: () => void };
   readonly #abort = new AbortController();
   #retryMs: number;
@@ -99,11 +116,13 @@ class PodWatch {
     pod: string,
     opts: QueueWatchOptions,
     agent: Agent,
+    warnings: RateLimitedLog,
     hooks: { connected: (up: boolean) => void; unsupported: () => void },
   ) {
     this.#pod = pod;
     this.#opts = opts;
     this.#agent = agent;
+    this.#warnings = warnings;
     this.#hooks = hooks;
     this.#retryMs = opts.reconnectMinMs ?? 100;
   }
@@ -121,6 +140,8 @@ class PodWatch {
   async #run(): Promise<void> {
     const { log } = this.#opts;
     let connected = false;
+    const retryBefore = this.#retryMs;
+    let misbehaved = false;
     try {
       const res = await request(`http://${this.#pod}/queue/watch`, {
         dispatcher: this.#agent,
@@ -142,19 +163,36 @@ class PodWatch {
       connected = true;
       this.#hooks.connected(true);
       this.#retryMs = this.#opts.reconnectMinMs ?? 100;
-      const parser = new SseParser();
-      res.body.setEncoding('utf8');
-      for await (const chunk of res.body as AsyncIterable<string>) {
-        for (const ev of parser.feed(chunk)) this.#handle(ev.event, ev.data);
+      const reader = new WatchStreamReader(this.#opts.maxEventBytes ?? defaultMaxQueueBytes);
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        let events;
+        try {
+          events = reader.feed(chunk);
+        } catch (err) {
+          misbehaved = true;
+          throw err;
+        }
+        for (const ev of events) this.#handle(ev.event, ev.data);
       }
       if (!this.#stopped) throw new Error('stream ended');
     } catch (err) {
       if (this.#stopped) return;
-      log.debug('queue watch interrupted; reconnecting', {
-        pod: this.#pod,
-        error: err instanceof Error ? err.message : String(err),
-        retryMs: this.#retryMs,
-      });
+      if (misbehaved) {
+        // Reopening at once would only read the same too-long event again: the delay keeps
+        // growing as if the connection had failed, instead of starting over.
+        this.#retryMs = retryBefore;
+        this.#warnings.warn(this.#pod, 'closed a queue watch stream that broke its bounds; reopening later', {
+          pod: this.#pod,
+          error: err instanceof Error ? err.message : String(err),
+          retryMs: this.#retryMs,
+        });
+      } else {
+        log.debug('queue watch interrupted; reconnecting', {
+          pod: this.#pod,
+          error: err instanceof Error ? err.message : String(err),
+          retryMs: this.#retryMs,
+        });
+      }
     } finally {
       if (connected) this.#hooks.connected(false);
     }
@@ -166,19 +204,15 @@ class PodWatch {
 
   #handle(event: string, data: string): void {
     if (event !== 'active' && event !== 'idle') return; // "snapshot": polling keeps the baseline
-    let msg: { key?: unknown; Concurrency?: unknown; RequestCount?: unknown };
+    let msg;
     try {
-      msg = JSON.parse(data) as typeof msg;
-    } catch {
-      this.#opts.log.warn('ignoring a malformed queue watch event', { pod: this.#pod, event, data });
-      return;
-    }
-    if (
-      typeof msg.key !== 'string' ||
-      typeof msg.Concurrency !== 'number' ||
-      typeof msg.RequestCount !== 'number'
-    ) {
-      this.#opts.log.warn('ignoring a malformed queue watch event', { pod: this.#pod, event, data });
+      msg = decodeWatchEvent(data);
+    } catch (err) {
+      this.#warnings.warn(this.#pod, 'ignoring a malformed queue watch event', {
+        pod: this.#pod,
+        event,
+        error: err instanceof Error ? err.message : String(err),
+      });
       return;
     }
     this.#opts.onTransition(this.#pod, event, msg.key, msg.Concurrency, msg.RequestCount);

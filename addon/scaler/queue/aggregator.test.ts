@@ -2,13 +2,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { QueueAggregator, type PodPollResult } from './aggregator.ts';
-import { parseQueueCounts } from './queue-counts.ts';
+import { decodeQueueBody } from '../../shared/queue-codec/queue-body.ts';
 
 const A = '127.0.0.2:9090';
 const B = '127.0.0.3:9090';
 
 function answer(pod: string, body: string, startedAtMs = 0): PodPollResult {
-  return { pod, counts: parseQueueCounts(body), startedAtMs };
+  return { pod, counts: decodeQueueBody(body), startedAtMs };
 }
 const failed = (pod: string): PodPollResult => ({ pod, counts: undefined, startedAtMs: 0 });
 

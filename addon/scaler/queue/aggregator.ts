@@ -12,7 +12,7 @@
 // Cost: at 10,000 routes x 50 pods a tick folds in 500,000 entries. Each pod keeps its entries in
 // the order it last sent them (interceptors send sorted keys), so an unchanged key set is matched
 // by position, without a hash lookup, and every entry points straight at its route's totals.
-import type { QueueCounts } from './queue-counts.ts';
+import type { QueueCounts } from '../../shared/queue-codec/queue-body.ts';
 
 export interface PodPollResult {
   /** "ip:port", the pod's admin endpoint. */

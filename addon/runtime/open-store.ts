@@ -1,10 +1,10 @@
 // The choice both data-plane services offer: `--from-file <objects.yaml>` (FileStore) or the
 // cluster's informers (ClusterStore, credentials from --kubeconfig or the usual places).
 // The cluster store (and with it the Kubernetes client) is loaded only when it is used.
-import type { Logger } from '../log.ts';
+import type { Logger } from '../shared/log.ts';
+import { FileStore } from '../shared/store/file-store.ts';
+import type { ObjectStore } from '../shared/store/store.ts';
 import type { ClusterStoreOptions } from './cluster-store.ts';
-import { FileStore } from './file-store.ts';
-import type { ObjectStore } from './store.ts';
 
 export async function openStore(
   flags: Readonly<Record<string, string | boolean>>,

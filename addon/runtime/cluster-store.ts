@@ -1,37 +1,25 @@
 // ClusterStore: the ObjectStore over informers (list + watch through the API server), for the
 // interceptor and the scaler running in a cluster. Same interface as FileStore, so the services
 // have one code path; informers bring the runtime's watchdog, backoff and resync.
-import type { ResourceKind } from '../../api/meta.ts';
-import { KubeClient } from '../../runtime/client.ts';
-import { Informer } from '../../runtime/informer.ts';
-import type { Logger } from '../log.ts';
-import { loadKubeConfig } from '../kubeconfig.ts';
-import { ChangeNotifier, type ObjectStore, type StoreKind, type StoredObject } from './store.ts';
+import { kinds } from '../api/kinds.ts';
+import type { ResourceKind } from '../api/meta.ts';
+import { loadKubeConfig } from '../shared/kubeconfig.ts';
+import type { Logger } from '../shared/log.ts';
+import {
+  ChangeNotifier,
+  type ObjectStore,
+  type StoreKind,
+  type StoredObject,
+} from '../shared/store/store.ts';
+import { KubeClient } from './client.ts';
+import { Informer } from './informer.ts';
 
 const resources: Record<StoreKind, ResourceKind> = {
-  InterceptorRoute: {
-    group: 'http.keda.sh',
-    version: 'v1beta1',
-    kind: 'InterceptorRoute',
-    plural: 'interceptorroutes',
-    namespaced: true,
-  },
-  HTTPScaledObject: {
-    group: 'http.keda.sh',
-    version: 'v1alpha1',
-    kind: 'HTTPScaledObject',
-    plural: 'httpscaledobjects',
-    namespaced: true,
-  },
-  Service: { group: '', version: 'v1', kind: 'Service', plural: 'services', namespaced: true },
-  EndpointSlice: {
-    group: 'discovery.k8s.io',
-    version: 'v1',
-    kind: 'EndpointSlice',
-    plural: 'endpointslices',
-    namespaced: true,
-  },
-  ConfigMap: { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true },
+  InterceptorRoute: kinds.interceptorRoute,
+  HTTPScaledObject: kinds.httpScaledObject,
+  Service: kinds.service,
+  EndpointSlice: kinds.endpointSlice,
+  ConfigMap: kinds.configMap,
 };
 
 export interface ClusterStoreOptions {
