@@ -13,7 +13,7 @@
 //
 // Connections: plain-http backends have one pool per origin for requests without a body or whose
 // body has fully arrived, bounded by KEDA_HTTP_MAX_CONNS_PER_HOST, and an unbounded one for uploads
-// still arriving from the client (see docs/decisions/interceptor-stale-connections.md), so slow
+// still arriving from the client (see docs/decisions/interceptor-backend-connections.md), so slow
 // uploads cannot take every connection of a backend. Idle connections close after
 // KEDA_HTTP_BACKEND_IDLE_CONN_TIMEOUT, or earlier when the backend's Keep-Alive hint says so.
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
@@ -401,7 +401,9 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
     if (
       !this.#responded &&
       this.#replays < maxReplays &&
-      mayReplay(err, isIdempotent(this.#req.method ?? 'GET', this.#opts.headers), bodyRead)
+      // A request with a body is never sent again: its body stream was handed to the engine,
+      // which may have sent or consumed part of it (and undici destroys it on failure).
+      mayReplay(err, isIdempotent(this.#req.method ?? 'GET', this.#opts.headers), this.#body !== null)
     ) {
       // A kept-alive connection the backend had closed: the same origin again, on a new connection.
       this.#replays++;

@@ -1,10 +1,11 @@
 // When a request that failed on a backend connection may be sent again (see
-// docs/decisions/interceptor-stale-connections.md). A keep-alive connection the backend closed
+// docs/decisions/interceptor-backend-connections.md). A keep-alive connection the backend closed
 // while it sat idle fails the next request sent on it; whether it was closed a millisecond before
 // or after the request left cannot be told. Like Go's transport, such a request is sent again on
 // a new connection when that cannot do harm: nothing of it reached the backend, or it is
-// idempotent (RFC 9110 section 9.2.2, or marked with an Idempotency-Key header) and carries no body
-// that went out. A request whose body went out is never replayed, since the body cannot be sent twice.
+// idempotent (RFC 9110 section 9.2.2, or marked with an Idempotency-Key header). Only requests
+// without a body are sent again: a body is streamed from the client as it arrives and cannot be
+// sent twice, so a request whose body went out is never replayed.
 
 /** What the engine knows about the connection a request failed on. */
 export interface ConnectionFailure {
@@ -55,12 +56,12 @@ export function isIdempotent(method: string, headers: readonly string[]): boolea
 
 /**
  * Whether a request that failed with `err` before any byte of a response may be sent again on a
- * new connection. `bodySent`: some of the request's body was taken from the client (it may have gone
- * out); `idempotent`: isIdempotent of the request.
+ * new connection. `hasBody`: the request carries a body (handed to the engine as a stream, which
+ * cannot be sent twice); `idempotent`: isIdempotent of the request.
  */
-export function mayReplay(err: Error, idempotent: boolean, bodySent: boolean): boolean {
+export function mayReplay(err: Error, idempotent: boolean, hasBody: boolean): boolean {
   const code = (err as { code?: unknown }).code;
-  if (typeof code !== 'string' || !connectionLostCodes.has(code) || bodySent) return false;
+  if (typeof code !== 'string' || !connectionLostCodes.has(code) || hasBody) return false;
   const facts = connectionFailure(err);
   // A fresh connection that fails is the backend's answer, not a stale connection: not replayed.
   if (facts === undefined || !facts.reused) return false;
