@@ -397,7 +397,6 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     if (this.#done) return;
-    const bodyRead = (this.#body as { readableDidRead?: boolean } | null)?.readableDidRead ?? false;
     if (
       !this.#responded &&
       this.#replays < maxReplays &&
@@ -405,9 +404,12 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
       // which may have sent or consumed part of it (and undici destroys it on failure).
       mayReplay(err, isIdempotent(this.#req.method ?? 'GET', this.#opts.headers), this.#body !== null)
     ) {
-      // A kept-alive connection the backend had closed: the same origin again, on a new connection.
+      // A kept-alive connection the backend had closed: the same origin again, on a new connection,
+      // once the engine has finished with the failed one (undici is still inside its close handler).
       this.#replays++;
-      this.start(this.#attempt, true);
+      queueMicrotask(() => {
+        if (!this.#done) this.start(this.#attempt, true);
+      });
       return;
     }
     const code = (err as { code?: unknown }).code;
@@ -415,7 +417,7 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
       !this.#responded &&
       typeof code === 'string' &&
       connectErrorCodes.has(code) &&
-      !bodyRead &&
+      !(this.#body as { readableDidRead?: boolean } | null)?.readableDidRead &&
       performance.now() + retryDelayMs(this.#attempt) < this.#retryUntil
     ) {
       // Nothing was sent (the connection never opened): safe to try again, next endpoint first.
