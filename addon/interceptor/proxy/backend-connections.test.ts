@@ -16,6 +16,7 @@ import {
   startTestInterceptor,
   type Obj,
 } from '../testing/harness.ts';
+import { readConfig } from '../config.ts';
 
 /** What a raw backend saw: requests by path, connections opened. */
 interface RawBackend {
@@ -294,3 +295,20 @@ for (const [engine, env] of [
     }
   });
 }
+
+test('KEDA_HTTP_BACKEND_IDLE_CONN_TIMEOUT: 4 s by default, a Go duration, never 0; the internals switches default to on', () => {
+  const base = { KEDA_HTTP_PROXY_PORT: '8080', KEDA_HTTP_ADMIN_PORT: '9090' };
+  const { config } = readConfig(base);
+  assert.equal(config.backendIdleConnTimeoutMs, 4000);
+  assert.deepEqual(Object.values(config.internals), [true, true, true, true]);
+  assert.equal(
+    readConfig({ ...base, KEDA_HTTP_BACKEND_IDLE_CONN_TIMEOUT: '1500ms' }).config.backendIdleConnTimeoutMs,
+    1500,
+  );
+  assert.throws(
+    () => readConfig({ ...base, KEDA_HTTP_BACKEND_IDLE_CONN_TIMEOUT: '0s' }),
+    /KEDA_HTTP_BACKEND_IDLE_CONN_TIMEOUT must be > 0/,
+  );
+  const off = readConfig({ ...base, KEDA_HTTP_INTERNALS_LEAN_HTTP1_CLIENT: 'false' }).config.internals;
+  assert.equal(off.leanHttp1Client, false);
+});
