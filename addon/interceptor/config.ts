@@ -2,6 +2,7 @@
 // the Kyma-documented KEDA_HTTP_FORCE_HTTP2 and this project's bounded-holding and watch settings.
 // Every problem is collected and reported at once (EnvReader), so a bad Deployment fails fast.
 import { EnvReader } from '../shared/config.ts';
+import { internalsEnvNames, type InternalsSwitches } from './internals/switches.ts';
 
 export type TlsVersion = '1.2' | '1.3' | '';
 
@@ -42,6 +43,14 @@ export interface InterceptorConfig {
    * released onto one just-started pod. 0 = unlimited (upstream's behaviour).
    */
   maxConnsPerHost: number;
+  /**
+   * Beyond upstream (Go's Transport.IdleConnTimeout, 90 s there): how long a backend connection may
+   * sit idle. Below the 5 s keep-alive timeout of Node's HTTP server and other common defaults, so
+   * the interceptor closes an idle connection before the backend does.
+   */
+  backendIdleConnTimeoutMs: number;
+  /** Beyond upstream: the runtime-internals layer's switches (internals/switches.ts). */
+  internals: InternalsSwitches;
   /** Kyma's documented KEDA_HTTP_FORCE_HTTP2: h2c/h2 to every backend, whatever its appProtocol. */
   forceHttp2: boolean;
   metricsEnabled: boolean;
@@ -62,6 +71,9 @@ export interface InterceptorConfig {
 }
 
 const tlsVersions = ['1.2', '1.3'] as const;
+
+/** Default of KEDA_HTTP_BACKEND_IDLE_CONN_TIMEOUT: below the 5 s keep-alive timeout of Node's HTTP server. */
+export const defaultBackendIdleConnTimeoutMs = 4_000;
 
 export function readConfig(env: Readonly<Record<string, string | undefined>> = process.env): {
   config: InterceptorConfig;
@@ -115,6 +127,16 @@ export function readConfig(env: Readonly<Record<string, string | undefined>> = p
     maxIdleConns: e.int('KEDA_HTTP_MAX_IDLE_CONNS', 1000, { min: 0 }),
     maxIdleConnsPerHost: e.int('KEDA_HTTP_MAX_IDLE_CONNS_PER_HOST', 200, { min: 0 }),
     maxConnsPerHost: e.int('KEDA_HTTP_MAX_CONNS_PER_HOST', 512, { min: 0 }),
+    backendIdleConnTimeoutMs: e.duration(
+      'KEDA_HTTP_BACKEND_IDLE_CONN_TIMEOUT',
+      defaultBackendIdleConnTimeoutMs,
+    ),
+    internals: {
+      leanHttp1Client: e.bool(internalsEnvNames.leanHttp1Client, true),
+      idleScavenge: e.bool(internalsEnvNames.idleScavenge, true),
+      nodeHeaderDeadlines: e.bool(internalsEnvNames.nodeHeaderDeadlines, true),
+      socketResponseProbe: e.bool(internalsEnvNames.socketResponseProbe, true),
+    },
     forceHttp2: e.bool('KEDA_HTTP_FORCE_HTTP2', false),
     metricsEnabled: e.bool('OTEL_PROM_EXPORTER_ENABLED', true),
     metricsPort: e.port('OTEL_PROM_EXPORTER_PORT', 2223),
@@ -127,6 +149,7 @@ export function readConfig(env: Readonly<Record<string, string | undefined>> = p
     maxConcurrentStreams: e.int('KEDA_HTTP_MAX_CONCURRENT_STREAMS', 250, { min: 1 }),
   };
   if (config.queueWatchHeartbeatMs <= 0) e.problem('KEDA_HTTP_QUEUE_WATCH_HEARTBEAT must be > 0');
+  if (config.backendIdleConnTimeoutMs <= 0) e.problem('KEDA_HTTP_BACKEND_IDLE_CONN_TIMEOUT must be > 0');
   if (e.bool('OTEL_EXPORTER_OTLP_TRACES_ENABLED', false)) {
     const proto = e.string('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'console').toLowerCase();
     if (!['console', 'http/protobuf', 'grpc'].includes(proto)) e.problem('no valid tracing exporter defined');

@@ -15,7 +15,9 @@ import { AccessLog } from './proxy/access-log.ts';
 import { Forwarder } from './proxy/forward.ts';
 import { ProxyHandler, type ProxyDeps } from './proxy/handler.ts';
 import { HoldLimits } from './proxy/holding.ts';
-import { IdleScavenge, loadMinorGc } from './proxy/idle-scavenge.ts';
+import { loadMinorGc } from './internals/minor-gc.ts';
+import { configureRuntimeInternals } from './internals/switches.ts';
+import { IdleScavenge } from './proxy/idle-scavenge.ts';
 import { StaticResponder } from './proxy/static-response.ts';
 import { UpgradeProxy } from './proxy/upgrade.ts';
 import { RequestQueue } from './queue/queue.ts';
@@ -45,6 +47,7 @@ export interface RunningInterceptor {
   table: LiveRouteTable;
   ready: ReadyEndpointsCache;
   servers: ProxyServers;
+  forwarder: Forwarder;
   registry: Registry;
   /**
    * Upstream's SIGTERM sequence: readiness 503, shutdown delay, drain, then the rest; requests still
@@ -57,6 +60,8 @@ export interface RunningInterceptor {
 
 export async function startInterceptor(opts: StartOptions): Promise<RunningInterceptor> {
   const { config, store, log } = opts;
+  // First: the pieces below check the runtime internals they use against these switches.
+  configureRuntimeInternals(config.internals, log);
   const host = opts.host ?? '0.0.0.0';
   const registry = opts.registry ?? createRegistry();
   const queue = new RequestQueue();
@@ -68,9 +73,12 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
   const forwarder = new Forwarder({
     connectTimeoutMs: config.connectTimeoutMs,
     maxConnsPerHost: config.maxConnsPerHost,
+    idleConnTimeoutMs: config.backendIdleConnTimeoutMs,
     forceHttp2: config.forceHttp2,
     ...(tlsOptions ? { tls: { ca: tlsOptions.ca, skipVerify: config.tls.skipVerify } } : {}),
   });
+  // Pods that left the endpoints: their connection pools go, instead of idling until they time out.
+  ready.onOriginsRemoved((origins) => forwarder.retireOrigins(origins));
   let draining = false;
   const holdCutoff = new HoldCutoff();
 
@@ -89,7 +97,6 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
           }),
       })
     : undefined;
-  if (!gc) log.debug('no minor GC available: held requests are not promoted while idle');
   const metrics = new InterceptorMetrics(registry, holds);
   table.onSwap(() => metrics.retainRoutes(new Set(queue.keys())));
   const deps: ProxyDeps = {
@@ -176,6 +183,7 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
       table,
       ready,
       servers,
+      forwarder,
       registry,
       shutdown: () =>
         (shuttingDown ??= (async () => {

@@ -1,7 +1,10 @@
 // Which Services have ready endpoints, and where they are (upstream ReadyEndpointsCache, §2.8).
-// Rebuilt from EndpointSlices on every change; held requests wait in ready-waiters.ts and are
-// released the moment their Service flips to ready, with no polling.
-import type { ObjectStore, StoredObject } from '../../shared/store/store.ts';
+// Updated from EndpointSlices on every change, for the Services whose slices changed only: the
+// others keep their state as it was (the same candidate lists), and only their waiters are looked
+// at. Held requests wait in ready-waiters.ts and are released the moment their Service flips to
+// ready, with no polling. Addresses that leave every Service are announced (onOriginsRemoved) so
+// the forwarder can drop their connection pools.
+import { objectKey, type ObjectStore, type StoredObject } from '../../shared/store/store.ts';
 import { ReadyWaiters, type CancelWait } from './ready-waiters.ts';
 
 export interface Candidate {
@@ -17,12 +20,27 @@ interface ServiceEndpoints {
   candidates: Map<string, Candidate[]>;
 }
 
+/** What the cache remembers of one EndpointSlice, to tell whether it changed. */
+interface SliceState {
+  obj: StoredObject;
+  /** "namespace/service", or undefined for a slice without the service-name label. */
+  serviceKey: string | undefined;
+  /** Its content as far as this cache reads it. */
+  fingerprint: string;
+}
+
 const serviceNameLabel = 'kubernetes.io/service-name';
 
 export class ReadyEndpointsCache {
-  #services = new Map<string, ServiceEndpoints>();
+  readonly #services = new Map<string, ServiceEndpoints>();
+  /** "namespace/name" of each slice -> what it held when last seen. */
+  readonly #slices = new Map<string, SliceState>();
+  readonly #slicesByService = new Map<string, Set<StoredObject>>();
+  /** httpOrigin -> how many (Service, port name) candidate lists hold it. */
+  readonly #originRefs = new Map<string, number>();
   readonly #waiters = new ReadyWaiters();
   readonly #store: ObjectStore;
+  readonly #originsRemoved: ((origins: readonly string[]) => void)[] = [];
   #unsubscribe: (() => void) | undefined;
 
   constructor(store: ObjectStore) {
@@ -40,10 +58,89 @@ export class ReadyEndpointsCache {
     this.#unsubscribe?.();
   }
 
+  /** Told of "http://ip:port" origins that no Service's ready endpoints hold any more. */
+  onOriginsRemoved(listener: (origins: readonly string[]) => void): void {
+    this.#originsRemoved.push(listener);
+  }
+
+  /** Re-reads the EndpointSlices and updates the Services whose slices changed. */
   refresh(): void {
-    const next = buildServices(this.#store.list('EndpointSlice'));
-    this.#services = next;
-    for (const key of [...this.#waiters.services()]) if (next.get(key)?.ready) this.#waiters.release(key);
+    const changed = new Set<string>();
+    const seen = new Set<string>();
+    for (const slice of this.#store.list('EndpointSlice')) {
+      const key = objectKey(slice);
+      seen.add(key);
+      const prev = this.#slices.get(key);
+      if (prev?.obj === slice) continue;
+      const rv = slice.metadata.resourceVersion;
+      if (prev && rv !== undefined && prev.obj.metadata.resourceVersion === rv) {
+        this.#replaceSlice(prev, slice);
+        continue;
+      }
+      const serviceKey = serviceKeyOf(slice);
+      const fingerprint = fingerprintOf(slice);
+      if (prev && prev.serviceKey === serviceKey && prev.fingerprint === fingerprint) {
+        this.#replaceSlice(prev, slice);
+        continue;
+      }
+      if (prev) this.#forgetSlice(prev, changed);
+      const state: SliceState = { obj: slice, serviceKey, fingerprint };
+      this.#slices.set(key, state);
+      if (serviceKey !== undefined) {
+        let set = this.#slicesByService.get(serviceKey);
+        if (!set) this.#slicesByService.set(serviceKey, (set = new Set()));
+        set.add(slice);
+        changed.add(serviceKey);
+      }
+    }
+    for (const [key, prev] of this.#slices)
+      if (!seen.has(key)) {
+        this.#slices.delete(key);
+        this.#forgetSlice(prev, changed);
+      }
+    if (changed.size === 0) return;
+    const removed: string[] = [];
+    for (const serviceKey of changed) this.#rebuildService(serviceKey, removed);
+    for (const serviceKey of changed)
+      if (this.#services.get(serviceKey)?.ready) this.#waiters.release(serviceKey);
+    if (removed.length > 0) for (const l of this.#originsRemoved) l(removed);
+  }
+
+  /** The same content under a new object (a re-read file, a resync): nothing to rebuild. */
+  #replaceSlice(prev: SliceState, slice: StoredObject): void {
+    if (prev.serviceKey !== undefined) {
+      const set = this.#slicesByService.get(prev.serviceKey);
+      set?.delete(prev.obj);
+      set?.add(slice);
+    }
+    prev.obj = slice;
+  }
+
+  #forgetSlice(prev: SliceState, changed: Set<string>): void {
+    if (prev.serviceKey === undefined) return;
+    const set = this.#slicesByService.get(prev.serviceKey);
+    set?.delete(prev.obj);
+    if (set?.size === 0) this.#slicesByService.delete(prev.serviceKey);
+    changed.add(prev.serviceKey);
+  }
+
+  #rebuildService(serviceKey: string, removed: string[]): void {
+    const before = this.#services.get(serviceKey);
+    const slices = this.#slicesByService.get(serviceKey);
+    const after = slices === undefined ? undefined : buildService(slices);
+    if (after === undefined) this.#services.delete(serviceKey);
+    else this.#services.set(serviceKey, after);
+    for (const list of after?.candidates.values() ?? [])
+      for (const c of list) this.#originRefs.set(c.httpOrigin, (this.#originRefs.get(c.httpOrigin) ?? 0) + 1);
+    for (const list of before?.candidates.values() ?? [])
+      for (const c of list) {
+        const n = (this.#originRefs.get(c.httpOrigin) ?? 1) - 1;
+        if (n > 0) this.#originRefs.set(c.httpOrigin, n);
+        else {
+          this.#originRefs.delete(c.httpOrigin);
+          removed.push(c.httpOrigin);
+        }
+      }
   }
 
   /** `serviceKey` is "namespace/service". */
@@ -86,14 +183,20 @@ export class ReadyEndpointsCache {
 
 type Json = Record<string, unknown>;
 
-function buildServices(slices: readonly StoredObject[]): Map<string, ServiceEndpoints> {
-  const out = new Map<string, ServiceEndpoints>();
+function serviceKeyOf(slice: StoredObject): string | undefined {
+  const svc = slice.metadata.labels?.[serviceNameLabel];
+  return svc === undefined ? undefined : `${slice.metadata.namespace ?? 'default'}/${svc}`;
+}
+
+/** The parts of a slice this cache reads: equal fingerprints, equal endpoints. */
+function fingerprintOf(slice: StoredObject): string {
+  return JSON.stringify([slice['endpoints'] ?? null, slice['ports'] ?? null]);
+}
+
+/** One Service's endpoints from all of its slices. */
+function buildService(slices: Iterable<StoredObject>): ServiceEndpoints {
+  const entry: ServiceEndpoints = { ready: false, candidates: new Map() };
   for (const slice of slices) {
-    const svc = slice.metadata.labels?.[serviceNameLabel];
-    if (svc === undefined) continue;
-    const key = `${slice.metadata.namespace ?? 'default'}/${svc}`;
-    let entry = out.get(key);
-    if (!entry) out.set(key, (entry = { ready: false, candidates: new Map() }));
     const ips: string[] = [];
     for (const ep of (slice['endpoints'] as Json[] | undefined) ?? []) {
       const ready = (ep['conditions'] as Json | undefined)?.['ready'];
@@ -120,5 +223,5 @@ function buildServices(slices: readonly StoredObject[]): Map<string, ServiceEndp
       }
     }
   }
-  return out;
+  return entry;
 }

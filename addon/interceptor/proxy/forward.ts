@@ -8,6 +8,14 @@
 // the next ready endpoint, after 5 ms and then twice as long each time up to every 50 ms, within the
 // request's budget (no 502 on the first request after a cold start while a just-ready pod finishes
 // binding its port, or kube-proxy has not yet opened the Service to it).
+// A request that failed on a kept-alive connection the backend had closed while it was idle is
+// sent again on a new connection when that cannot do harm (proxy/replay.ts).
+//
+// Connections: plain-http backends have one pool per origin for requests without a body or whose
+// body has fully arrived, bounded by KEDA_HTTP_MAX_CONNS_PER_HOST, and an unbounded one for uploads
+// still arriving from the client (see docs/decisions/interceptor-backend-connections.md), so slow
+// uploads cannot take every connection of a backend. Idle connections close after
+// KEDA_HTTP_BACKEND_IDLE_CONN_TIMEOUT, or earlier when the backend's Keep-Alive hint says so.
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
@@ -15,8 +23,12 @@ import { PassThrough, type Readable } from 'node:stream';
 import { X509Certificate } from 'node:crypto';
 import { checkServerIdentity, rootCertificates, type TLSSocket } from 'node:tls';
 import { Agent, H2CClient, buildConnector, type Dispatcher } from 'undici';
+import { defaultBackendIdleConnTimeoutMs } from '../config.ts';
+import { httpParser } from '../internals/http-parser.ts';
 import { H1Client, h1Eligible } from './h1-client.ts';
 import { inboundResponseHeaders } from './headers.ts';
+import { OriginPools } from './origin-pools.ts';
+import { isIdempotent, mayReplay } from './replay.ts';
 import { writeError } from './responses.ts';
 
 export type ProxyRequest = IncomingMessage | Http2ServerRequest;
@@ -24,13 +36,18 @@ export type ProxyResponse = ServerResponse | Http2ServerResponse;
 
 export interface ForwarderOptions {
   connectTimeoutMs: number;
-  /** Connections per backend origin; 0 = unlimited. */
+  /** Connections per backend origin; 0 = unlimited. Uploads still arriving are not bounded by it. */
   maxConnsPerHost: number;
+  /** How long a backend connection may sit idle before it is closed (a Keep-Alive hint may shorten it). */
+  idleConnTimeoutMs?: number;
   /** Used for h2/h2c to every backend (Kyma's KEDA_HTTP_FORCE_HTTP2). */
   forceHttp2: boolean;
   /** Upstream TLS (TLS listener only): extra trusted CAs and KEDA_HTTP_PROXY_TLS_SKIP_VERIFY. */
   tls?: { ca: (string | Buffer)[]; skipVerify: boolean };
-  /** Send every request through undici, never the lean HTTP/1.1 client (tests compare the two). */
+  /**
+   * Send every request through undici, never the lean HTTP/1.1 client (tests compare the two). The
+   * lean client is also off when the runtime-internals layer has no parser for it.
+   */
   undiciOnly?: boolean;
 }
 
@@ -82,6 +99,12 @@ const retryMaxDelayMs = 50;
 export const retryDelayMs = (attempt: number): number =>
   Math.min(retryMaxDelayMs, retryFirstDelayMs * 2 ** Math.min(attempt, 4));
 const retryCapMs = 60_000;
+/**
+ * Replays of one request after kept-alive connections failed under it. The lean client replays on a
+ * new connection, so one is the most it takes; undici may hand a replay another idle connection
+ * that turns out closed too. The cap bounds what an engine's inexact view could repeat.
+ */
+const maxReplays = 3;
 
 function isTimeout(err: unknown): boolean {
   if (err instanceof DeadlineExceeded) return true;
@@ -90,7 +113,10 @@ function isTimeout(err: unknown): boolean {
 }
 
 export class Forwarder {
-  readonly #http1: Agent;
+  /** Plain-http requests with no body or a body that has arrived: bounded by maxConnsPerHost. */
+  readonly #http1: OriginPools;
+  /** Plain-http requests whose body is still arriving: not bounded, so they cannot starve the rest. */
+  readonly #uploads: OriginPools;
   readonly #h2c: Agent;
   readonly #forceHttp2: boolean;
   readonly #opts: ForwarderOptions;
@@ -102,42 +128,76 @@ export class Forwarder {
 
   constructor(opts: ForwarderOptions) {
     this.#opts = opts;
-    const common = {
-      // 0 = no dial timeout (undici's own 10s default would otherwise apply).
-      connect: { timeout: opts.connectTimeoutMs > 0 ? opts.connectTimeoutMs : 24 * 3600_000 },
-      // Go's IdleConnTimeout is 90s; undici still honours a shorter keep-alive hint from the backend.
-      keepAliveTimeout: 90_000,
-      keepAliveMaxTimeout: 90_000,
+    const idleMs = opts.idleConnTimeoutMs ?? defaultBackendIdleConnTimeoutMs;
+    // 0 = no dial timeout (undici's own 10s default would otherwise apply).
+    const connectTimeout = opts.connectTimeoutMs > 0 ? opts.connectTimeoutMs : 24 * 3600_000;
+    const pooled = {
+      // Closed before the backend is likely to close them itself (a request sent on a connection
+      // the backend is closing fails); a Keep-Alive hint less 2 s shortens it further.
+      keepAliveTimeout: idleMs,
+      keepAliveMaxTimeout: idleMs,
       bodyTimeout: 0,
       // KEDA_HTTP_MAX_CONNS_PER_HOST: past it, requests wait for a free keep-alive connection
       // instead of opening thousands at once against a pod that just started (SYN backlog drops
       // cost seconds). 0 = one connection per in-flight request, as Go's default.
       connections: opts.maxConnsPerHost > 0 ? opts.maxConnsPerHost : null,
     };
+    const common = { ...pooled, connect: { timeout: connectTimeout } };
     this.#common = common;
-    this.#http1 = new Agent(common);
+    this.#http1 = new OriginPools(pooled, connectTimeout);
+    this.#uploads = new OriginPools({ ...pooled, connections: null }, connectTimeout);
     this.#h2c = new Agent({
       ...common,
       factory: (origin: string | URL, o: object) => new H2CClient(origin, o as H2CClient.Options),
     } as Agent.Options);
     this.#forceHttp2 = opts.forceHttp2;
+    const parser = opts.forceHttp2 || opts.undiciOnly ? undefined : httpParser();
     this.h1 =
-      opts.forceHttp2 || opts.undiciOnly
+      parser === undefined
         ? undefined
         : new H1Client({
             connectTimeoutMs: opts.connectTimeoutMs,
             maxConnsPerHost: opts.maxConnsPerHost,
-            keepAliveMs: 90_000,
+            keepAliveMs: idleMs,
+            parser,
           });
   }
 
   forward(req: ProxyRequest, res: ProxyResponse, opts: ForwardOptions): void {
-    new ForwardAttempt(this, req, res, opts).start(0);
+    new ForwardAttempt(this, req, res, opts).start(0, false);
   }
 
-  dispatcher(h2c: boolean, serverName: string | undefined): Agent {
-    if (serverName !== undefined) return this.#tlsAgent(serverName);
-    return h2c || this.#forceHttp2 ? this.#h2c : this.#http1;
+  /** Sends one attempt through undici: h2c, TLS, or the plain-http pools (uploads on their own). */
+  dispatchUndici(
+    options: Dispatcher.DispatchOptions & { origin: string },
+    h2c: boolean,
+    serverName: string | undefined,
+    upload: boolean,
+    handler: Dispatcher.DispatchHandler,
+  ): void {
+    if (serverName !== undefined) this.#tlsAgent(serverName).dispatch(options, handler);
+    else if (h2c || this.#forceHttp2) this.#h2c.dispatch(options, handler);
+    else if (upload) this.#uploads.dispatch(options, handler);
+    else this.#http1.dispatch(options, handler);
+  }
+
+  /** Plain-http origins with connection pools, and the connections each has open (both engines). */
+  pools(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const source of [this.h1?.pools(), this.#http1.pools(), this.#uploads.pools()])
+      for (const [origin, n] of source ?? []) out.set(origin, (out.get(origin) ?? 0) + n);
+    return out;
+  }
+
+  /**
+   * Backend addresses that left the endpoints ("http://ip:port"): their pools are dropped, idle
+   * connections close now and busy ones after their response.
+   */
+  retireOrigins(origins: readonly string[]): void {
+    if (origins.length === 0) return;
+    this.h1?.retire(origins);
+    this.#http1.retire(origins);
+    this.#uploads.retire(origins);
   }
 
   #tlsAgent(serverName: string): Agent {
@@ -183,6 +243,7 @@ export class Forwarder {
     this.h1?.close();
     await Promise.allSettled([
       this.#http1.close(),
+      this.#uploads.close(),
       this.#h2c.close(),
       ...[...this.#tlsAgents.values()].map((a) => a.close()),
     ]);
@@ -205,6 +266,8 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
    * went to retrying a backend that was not there, which upstream would have answered 502 at once.
    */
   #refused = false;
+  /** Times this request was sent again after a kept-alive connection failed under it. */
+  #replays = 0;
   #responded = false;
   #pendingHead: { statusCode: number; headers: OutgoingHttpHeaders } | undefined;
   #done = false;
@@ -222,7 +285,8 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
     opts.signal?.addEventListener('abort', this.#onDeadline, { once: true });
   }
 
-  start(attempt: number): void {
+  /** `fresh`: on a new connection (a replay), where the engine can choose. */
+  start(attempt: number, fresh: boolean): void {
     this.#attempt = attempt;
     const req = this.#req;
     const opts = this.#opts;
@@ -238,10 +302,10 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
       this.#body === null &&
       origin.startsWith('http:') &&
       h1Eligible(method, path) &&
-      h1.dispatch(origin, method, path, opts.headers, opts.responseHeaderMs, this)
+      h1.dispatch(origin, method, path, opts.headers, opts.responseHeaderMs, this, fresh)
     )
       return;
-    this.#forwarder.dispatcher(opts.h2c, opts.serverName).dispatch(
+    this.#forwarder.dispatchUndici(
       {
         origin,
         path,
@@ -251,6 +315,10 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
         headersTimeout: opts.responseHeaderMs,
         bodyTimeout: 0,
       },
+      opts.h2c,
+      opts.serverName,
+      // A body still arriving may take long (a slow client); one that has arrived cannot stall.
+      this.#body !== null && !req.complete,
       this,
     );
   }
@@ -329,6 +397,21 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     if (this.#done) return;
+    if (
+      !this.#responded &&
+      this.#replays < maxReplays &&
+      // A request with a body is never sent again: its body stream was handed to the engine,
+      // which may have sent or consumed part of it (and undici destroys it on failure).
+      mayReplay(err, isIdempotent(this.#req.method ?? 'GET', this.#opts.headers), this.#body !== null)
+    ) {
+      // A kept-alive connection the backend had closed: the same origin again, on a new connection,
+      // once the engine has finished with the failed one (undici is still inside its close handler).
+      this.#replays++;
+      queueMicrotask(() => {
+        if (!this.#done) this.start(this.#attempt, true);
+      });
+      return;
+    }
     const code = (err as { code?: unknown }).code;
     if (
       !this.#responded &&
@@ -340,7 +423,7 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
       // Nothing was sent (the connection never opened): safe to try again, next endpoint first.
       this.#refused = true;
       setTimeout(() => {
-        if (!this.#done) this.start(this.#attempt + 1);
+        if (!this.#done) this.start(this.#attempt + 1, false);
       }, retryDelayMs(this.#attempt)).unref();
       return;
     }

@@ -5,39 +5,12 @@
 // than half its cost per request: one object per request, no per-request promise, queue, timer
 // wheel or setImmediate, and Node's own llhttp binding (the one node:http uses) instead of a second
 // parser in WebAssembly. Everything else (h2c, TLS, bodies, HEAD, unusual methods or paths) stays
-// on undici; if the binding is missing (a future Node) everything does.
-import { createRequire } from 'node:module';
+// on undici; if the binding is switched off or not as expected (internals/http-parser.ts),
+// everything does.
 import net from 'node:net';
 import type { Dispatcher } from 'undici';
-
-interface NodeHttpParser {
-  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
-  execute(chunk: Buffer): number | Error;
-  finish(): undefined | Error;
-  remove(): void;
-  close(): void;
-  [key: number]: unknown;
-}
-interface HttpParserClass {
-  new (): NodeHttpParser;
-  RESPONSE: number;
-  kOnMessageBegin: number;
-  kOnHeaders: number;
-  kOnHeadersComplete: number;
-  kOnBody: number;
-  kOnMessageComplete: number;
-}
-
-/** node:http's own parser binding (documentation-deprecated module, DEP0199); undefined if it is gone. */
-function loadParser(): HttpParserClass | undefined {
-  try {
-    const P = (createRequire(import.meta.url)('_http_common') as { HTTPParser?: HttpParserClass }).HTTPParser;
-    return typeof P === 'function' && typeof P.prototype.execute === 'function' ? P : undefined;
-  } catch {
-    return undefined;
-  }
-}
-const HTTPParser = loadParser();
+import type { HttpParserClass, NodeHttpParser } from '../internals/http-parser.ts';
+import { markConnectionFailure } from './replay.ts';
 
 // The error shapes undici gives the handler (the forwarder maps codes to 502/504 and retries).
 class ClientError extends Error {
@@ -69,16 +42,13 @@ export interface H1ClientOptions {
   maxConnsPerHost: number;
   /** Idle keep-alive lifetime when the backend sends no Keep-Alive hint (and the cap on one). */
   keepAliveMs: number;
+  /** node:http's parser binding, from the runtime-internals layer. */
+  parser: HttpParserClass;
 }
 
 /** A bodyless plain-http request this client can carry: a method and path undici would accept as they are. */
 export function h1Eligible(method: string, path: string): boolean {
-  return (
-    HTTPParser !== undefined &&
-    methods[method] !== undefined &&
-    path.charCodeAt(0) === 47 /* '/' */ &&
-    !invalidPath.test(path)
-  );
+  return methods[method] !== undefined && path.charCodeAt(0) === 47 /* '/' */ && !invalidPath.test(path);
 }
 
 /**
@@ -135,6 +105,8 @@ class H1Request implements Dispatcher.DispatchController {
   readonly handler: Dispatcher.DispatchHandler;
   readonly head: string;
   readonly headersTimeoutMs: number;
+  /** Must go out on a new connection: it is sent again after a kept-alive one failed under it. */
+  readonly fresh: boolean;
   conn: Conn | undefined;
   pool: Pool | undefined;
   #aborted = false;
@@ -143,10 +115,11 @@ class H1Request implements Dispatcher.DispatchController {
   #paused = false;
   #reason: Error | null = null;
 
-  constructor(handler: Dispatcher.DispatchHandler, head: string, headersTimeoutMs: number) {
+  constructor(handler: Dispatcher.DispatchHandler, head: string, headersTimeoutMs: number, fresh: boolean) {
     this.handler = handler;
     this.head = head;
     this.headersTimeoutMs = headersTimeoutMs;
+    this.fresh = fresh;
   }
 
   get aborted(): boolean {
@@ -231,9 +204,15 @@ class Conn {
   #connectTimer: NodeJS.Timeout | undefined;
   #error: Error | undefined;
   #closed = false;
+  /** Responses completed on this connection: more than 0 means a request on it is on a reused one. */
+  #served = 0;
+  /** A byte of a response arrived for the request in flight. */
+  #responseBytes = false;
+  /** Writing the request head failed: none of it left. */
+  #writeFailed = false;
 
   constructor(pool: Pool, first: H1Request) {
-    const P = HTTPParser as HttpParserClass;
+    const P = pool.opts.parser;
     this.#pool = pool;
     this.keepAliveMs = pool.opts.keepAliveMs;
     this.req = first;
@@ -281,8 +260,10 @@ class Conn {
     this.req = r;
     r.conn = this;
     this.#status = 0;
+    this.#responseBytes = false;
+    this.#writeFailed = false;
     if (r.paused) this.socket.pause();
-    this.socket.write(r.head, 'latin1');
+    this.socket.write(r.head, 'latin1', this.#onHeadWritten);
     const ms = r.headersTimeoutMs;
     if (ms === 0) {
       clearTimeout(this.#timer);
@@ -297,6 +278,10 @@ class Conn {
       }
     }
   }
+
+  readonly #onHeadWritten = (err: Error | null | undefined): void => {
+    if (err) this.#writeFailed = true;
+  };
 
   /** The request was aborted: this connection is mid-exchange and cannot be reused. */
   abandon(): void {
@@ -317,6 +302,7 @@ class Conn {
       this.socket.destroy();
       return;
     }
+    this.#responseBytes = true;
     const ret = this.#parser.execute(chunk);
     if (ret instanceof Error && !this.socket.destroyed) this.socket.destroy(ret);
   };
@@ -358,7 +344,13 @@ class Conn {
     setImmediate(() => parser.close());
     const r = this.req;
     this.req = undefined;
-    if (r) r.fail(this.#error ?? socketError('closed'));
+    if (r === undefined) return;
+    const err = this.#error ?? socketError('closed');
+    // Failed before any byte of its response: the forwarder decides whether it may go out again
+    // (proxy/replay.ts), which depends on whether this connection had served before.
+    if (!this.#responseBytes)
+      markConnectionFailure(err, { reused: this.#served > 0, written: !this.#writeFailed });
+    r.fail(err);
   };
 
   readonly #onMessageBegin = (): void => {
@@ -441,6 +433,7 @@ class Conn {
       this.#pendingHeaders = [];
     }
     this.req = undefined;
+    this.#served++;
     if (r.paused) this.socket.resume();
     r.end(trailers);
     if (this.#reusable && !this.#closed && !this.socket.destroyed) this.#pool.release(this);
@@ -454,40 +447,77 @@ class Pool {
   readonly port: number;
   readonly opts: H1ClientOptions;
   readonly #conns = new Set<Conn>();
-  /** Idle and validated: usable now (last in, first out). */
+  /** Idle and validated: usable now (last in, first out; the oldest first in line to be closed). */
   readonly #idle: Conn[] = [];
   /** Idle since this loop iteration: usable after the check phase (see release). */
   #validating: Conn[] = [];
   #immediate: NodeJS.Immediate | undefined;
   #queue: H1Request[] = [];
   #sweep: NodeJS.Timeout | undefined;
+  /** Closed (client closing) or retired (the address left the endpoints): no connection is kept idle. */
   #closed = false;
+  /** Told when the pool holds no connection and no request any more. */
+  readonly #onEmpty: (pool: Pool) => void;
 
-  constructor(host: string, port: number, opts: H1ClientOptions) {
+  constructor(host: string, port: number, opts: H1ClientOptions, onEmpty: (pool: Pool) => void) {
     this.host = host;
     this.port = port;
     this.opts = opts;
+    this.#onEmpty = onEmpty;
+  }
+
+  /** Open connections (in use or idle). */
+  get connections(): number {
+    return this.#conns.size;
   }
 
   dispatch(r: H1Request): void {
     r.pool = this;
-    const conn = this.#idle.pop();
-    if (conn !== undefined) {
-      conn.send(r);
-      return;
+    if (!r.fresh) {
+      const conn = this.#takeIdle();
+      if (conn !== undefined) {
+        conn.send(r);
+        return;
+      }
     }
-    const max = this.opts.maxConnsPerHost;
     // Connections being validated are free in a moment: wait for them rather than open more.
-    if (this.#validating.length === 0 && (max === 0 || this.#conns.size < max)) {
+    if ((r.fresh || this.#validating.length === 0) && this.#roomForOne()) {
       this.#conns.add(new Conn(this, r));
       return;
     }
     this.#queue.push(r);
+    if (r.fresh) this.#makeRoom();
+  }
+
+  /**
+   * The most recently used idle connection that is still within its keep-alive lifetime. One past
+   * it is closed here rather than used: the backend may be closing it at this very moment (the
+   * sweep only runs once a second).
+   */
+  #takeIdle(): Conn | undefined {
+    let conn = this.#idle.pop();
+    while (conn !== undefined && performance.now() - conn.idleSince >= conn.keepAliveMs) {
+      conn.socket.destroy();
+      conn = this.#idle.pop();
+    }
+    return conn;
+  }
+
+  #roomForOne(): boolean {
+    const max = this.opts.maxConnsPerHost;
+    return max === 0 || this.#conns.size < max;
+  }
+
+  /** A request needs a new connection and the cap is reached: close the oldest idle one for it. */
+  #makeRoom(): void {
+    const oldest = this.#idle.shift();
+    if (oldest !== undefined) oldest.socket.destroy(); // its close frees the slot (removed)
   }
 
   unqueue(r: H1Request): void {
     const i = this.#queue.indexOf(r);
     if (i !== -1) this.#queue.splice(i, 1);
+    this.#checkEmpty();
   }
 
   /**
@@ -497,7 +527,7 @@ class Pool {
    * iteration covers every connection released in it.
    */
   release(conn: Conn): void {
-    if (this.#closed) {
+    if (this.#closed && this.#queue.length === 0) {
       conn.socket.destroy();
       return;
     }
@@ -512,21 +542,28 @@ class Pool {
     this.#validating = [];
     for (const c of batch) if (!c.socket.destroyed && c.req === undefined) this.#idle.push(c);
     this.#serveQueue();
+    if (this.#closed) {
+      for (const c of this.#idle) c.socket.destroy();
+      return;
+    }
     if (this.#idle.length > 0) this.#sweep ??= setInterval(this.#sweepIdle, 1000).unref();
   };
 
   #serveQueue(): void {
-    const max = this.opts.maxConnsPerHost;
     while (this.#queue.length > 0) {
-      const conn = this.#idle.pop();
+      const next = this.#queue[0] as H1Request;
+      const conn = next.fresh ? undefined : this.#takeIdle();
       if (conn !== undefined) conn.send(this.#queue.shift() as H1Request);
-      else if (this.#validating.length === 0 && (max === 0 || this.#conns.size < max))
+      else if ((next.fresh || this.#validating.length === 0) && this.#roomForOne())
         this.#conns.add(new Conn(this, this.#queue.shift() as H1Request));
-      else return;
+      else {
+        if (next.fresh) this.#makeRoom();
+        return;
+      }
     }
   }
 
-  /** Closes connections idle for longer than their keep-alive lifetime (1 s resolution; undici's hint margin is 2 s). */
+  /** Closes connections idle for longer than their keep-alive lifetime (checked again when one is taken). */
   readonly #sweepIdle = (): void => {
     const now = performance.now();
     for (let i = this.#idle.length - 1; i >= 0; i--) {
@@ -544,20 +581,37 @@ class Pool {
     const i = this.#idle.indexOf(conn);
     if (i !== -1) this.#idle.splice(i, 1);
     // A slot is free: a queued request may now open a connection.
-    if (this.#queue.length > 0 && !this.#closed) this.#serveQueue();
+    if (this.#queue.length > 0) this.#serveQueue();
+    this.#checkEmpty();
   }
 
+  #checkEmpty(): void {
+    if (this.#conns.size === 0 && this.#queue.length === 0) {
+      clearInterval(this.#sweep);
+      this.#sweep = undefined;
+      this.#onEmpty(this);
+    }
+  }
+
+  /** No more idle keeping: idle connections close now, busy ones when their response ends. */
   close(): void {
     this.#closed = true;
     clearInterval(this.#sweep);
+    this.#sweep = undefined;
     for (const c of this.#idle) c.socket.destroy();
     for (const c of this.#validating) c.socket.destroy();
     this.#validating = [];
+    this.#checkEmpty();
   }
 }
 
 export class H1Client {
   readonly #opts: H1ClientOptions;
+  /**
+   * Origin -> its pool. A pool leaves the map when its last connection closes (idle past its
+   * lifetime, or closed by the backend) or when its address leaves the endpoints (retire), so
+   * addresses of pods long gone hold no memory.
+   */
   readonly #pools = new Map<string, Pool>();
 
   constructor(opts: H1ClientOptions) {
@@ -566,7 +620,8 @@ export class H1Client {
 
   /**
    * Sends a request that h1Eligible accepted. Returns false (nothing done) when its headers need
-   * undici's handling; the caller then dispatches it there.
+   * undici's handling; the caller then dispatches it there. `fresh`: on a new connection, never an
+   * idle one (a request sent again after a kept-alive connection failed under it).
    */
   dispatch(
     origin: string,
@@ -575,6 +630,7 @@ export class H1Client {
     headers: readonly string[],
     headersTimeoutMs: number,
     handler: Dispatcher.DispatchHandler,
+    fresh = false,
   ): boolean {
     const head = requestHead(method, path, headers);
     if (head === undefined) return false;
@@ -582,14 +638,36 @@ export class H1Client {
     if (pool === undefined) {
       const u = new URL(origin);
       const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
-      pool = new Pool(host, Number(u.port === '' ? 80 : u.port), this.#opts);
+      pool = new Pool(host, Number(u.port === '' ? 80 : u.port), this.#opts, (p) => {
+        if (this.#pools.get(origin) === p) this.#pools.delete(origin);
+      });
       this.#pools.set(origin, pool);
     }
-    const r = new H1Request(handler, head, headersTimeoutMs);
+    const r = new H1Request(handler, head, headersTimeoutMs, fresh);
     // As undici, the handler gets its controller first and may abort at once.
     r.call(() => handler.onRequestStart?.(r, {}));
     if (!r.aborted) pool.dispatch(r);
     return true;
+  }
+
+  /** Origins with a pool, and how many connections each has open. */
+  pools(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [origin, pool] of this.#pools) out.set(origin, pool.connections);
+    return out;
+  }
+
+  /**
+   * The origins' addresses left the endpoints: their idle connections close now, busy ones after
+   * their response, and a later request to one of them starts a new pool.
+   */
+  retire(origins: Iterable<string>): void {
+    for (const origin of origins) {
+      const pool = this.#pools.get(origin);
+      if (pool === undefined) continue;
+      this.#pools.delete(origin);
+      pool.close();
+    }
   }
 
   close(): void {

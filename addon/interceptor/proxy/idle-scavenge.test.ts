@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import v8 from 'node:v8';
-import { IdleScavenge, loadMinorGc } from './idle-scavenge.ts';
+import { loadMinorGc } from '../internals/minor-gc.ts';
+import { IdleScavenge } from './idle-scavenge.ts';
 
 const MiB = 1024 * 1024;
 

@@ -9,29 +9,10 @@
 // a young generation holding more than a few MiB gets a minor GC. Two of them promote what is
 // alive; after that new space is nearly empty and nothing more happens until it fills again.
 // On a busy interceptor nothing is forced: its own traffic scavenges soon enough, and a forced
-// pause would land on that traffic. See docs/decisions/interceptor-idle-scavenge.md.
+// pause would land on that traffic. See docs/decisions/interceptor-idle-scavenge.md. The minor GC
+// itself comes from the runtime-internals layer (internals/minor-gc.ts).
 import v8 from 'node:v8';
-import vm from 'node:vm';
-
-export type MinorGc = () => void;
-
-/** A minor GC (scavenge), if this process can ask for one; undefined if not. */
-export function loadMinorGc(): MinorGc | undefined {
-  type Gc = (options: { type: 'minor' }) => void;
-  let gc = (globalThis as { gc?: unknown }).gc; // started with --expose-gc
-  if (typeof gc !== 'function') {
-    try {
-      // The flag only adds `gc` to contexts created after it is set; the main context is unchanged.
-      v8.setFlagsFromString('--expose-gc');
-      gc = vm.runInNewContext('gc') as unknown;
-    } catch {
-      return undefined;
-    }
-  }
-  if (typeof gc !== 'function') return undefined;
-  const minor = gc as Gc;
-  return () => minor({ type: 'minor' });
-}
+import type { MinorGc } from '../internals/minor-gc.ts';
 
 function newSpaceUsedBytes(): number {
   for (const s of v8.getHeapSpaceStatistics()) if (s.space_name === 'new_space') return s.space_used_size;

@@ -7,6 +7,7 @@ import net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from '../../shared/log.ts';
+import { responseMayBeInFlight, startHeaderDeadlines } from '../internals/http-server.ts';
 import type { ProxyRequest, ProxyResponse } from '../proxy/forward.ts';
 
 export type RequestListener = (req: ProxyRequest, res: ProxyResponse) => void;
@@ -113,7 +114,7 @@ export class ProxyServers {
     this.#h1.on('clientError', this.#onClientError);
     // This server never listens itself (the sniffing listener hands it connections), but Node starts
     // its header-deadline checker on 'listening': start it the same way.
-    this.#h1.emit('listening');
+    startHeaderDeadlines(this.#h1);
     this.#h1.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
       this.#upgraded.add(socket);
       socket.once('close', () => this.#upgraded.delete(socket));
@@ -162,7 +163,7 @@ export class ProxyServers {
 
   readonly #onClientError = (err: NodeJS.ErrnoException, socket: Socket): void => {
     this.#log.debug('rejected a malformed or slow request', { error: err.message, code: err.code });
-    if (socket.writable && !(socket as Socket & { _httpMessage?: unknown })._httpMessage) {
+    if (socket.writable && !responseMayBeInFlight(socket)) {
       socket.end(clientErrorResponse(err));
     } else {
       socket.destroy();
