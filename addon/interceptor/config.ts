@@ -57,6 +57,11 @@ export interface InterceptorConfig {
   queueWatchHeartbeatMs: number;
   /** Header read deadline for inbound connections (upstream: ReadHeaderTimeout 1 minute). */
   readHeaderTimeoutMs: number;
+  /**
+   * Beyond upstream: longest pause in a request body while the interceptor is reading it; past it
+   * the client gets 408 and the connection closes (0 = none).
+   */
+  requestBodyTimeoutMs: number;
 }
 
 const tlsVersions = ['1.2', '1.3'] as const;
@@ -122,6 +127,7 @@ export function readConfig(env: Readonly<Record<string, string | undefined>> = p
     placeholderNegotiate: e.bool('KEDA_HTTP_PLACEHOLDER_CONTENT_NEGOTIATION', false),
     queueWatchHeartbeatMs: e.duration('KEDA_HTTP_QUEUE_WATCH_HEARTBEAT', 5_000),
     readHeaderTimeoutMs: 60_000,
+    requestBodyTimeoutMs: e.duration('KEDA_HTTP_REQUEST_BODY_TIMEOUT', 60_000),
   };
   if (config.queueWatchHeartbeatMs <= 0) e.problem('KEDA_HTTP_QUEUE_WATCH_HEARTBEAT must be > 0');
   if (e.bool('OTEL_EXPORTER_OTLP_TRACES_ENABLED', false)) {

@@ -11,13 +11,15 @@ import type { InterceptorConfig } from './config.ts';
 import { ReadyEndpointsCache } from './endpoints/ready-cache.ts';
 import { TargetResolver } from './endpoints/targets.ts';
 import { InterceptorMetrics } from './metrics.ts';
+import type { PipelineDeps } from './pipeline/deps.ts';
+import { RequestPipeline } from './pipeline/pipeline.ts';
+import { ReadAheadBudget } from './pipeline/request-body.ts';
 import { AccessLog } from './proxy/access-log.ts';
+import { BackendTrust } from './proxy/backend-trust.ts';
 import { Forwarder } from './proxy/forward.ts';
-import { ProxyHandler, type ProxyDeps } from './proxy/handler.ts';
 import { HoldLimits } from './proxy/holding.ts';
 import { IdleScavenge, loadMinorGc } from './proxy/idle-scavenge.ts';
 import { StaticResponder } from './proxy/static-response.ts';
-import { UpgradeProxy } from './proxy/upgrade.ts';
 import { RequestQueue } from './queue/queue.ts';
 import { QueueWatch } from './queue/watch.ts';
 import { LiveRouteTable } from './routing/live-table.ts';
@@ -61,11 +63,12 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
   const targets = new TargetResolver(store);
   // TLS material is loaded before anything listens: a bad certificate stops the start, as upstream.
   const tlsOptions = config.tls.enabled ? await loadTlsOptions(config.tls) : undefined;
+  const backendTls = tlsOptions ? { ca: tlsOptions.ca, skipVerify: config.tls.skipVerify } : undefined;
   const forwarder = new Forwarder({
     connectTimeoutMs: config.connectTimeoutMs,
     maxConnsPerHost: config.maxConnsPerHost,
     forceHttp2: config.forceHttp2,
-    ...(tlsOptions ? { tls: { ca: tlsOptions.ca, skipVerify: config.tls.skipVerify } } : {}),
+    ...(backendTls ? { tls: backendTls } : {}),
   });
   let draining = false;
 
@@ -87,15 +90,17 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
   if (!gc) log.debug('no minor GC available: held requests are not promoted while idle');
   const metrics = new InterceptorMetrics(registry, holds);
   table.onSwap(() => metrics.retainRoutes(new Set(queue.keys())));
-  const deps: ProxyDeps = {
+  const deps: PipelineDeps = {
     config,
     table,
     queue,
     ready,
     targets,
     forwarder,
+    backendTrust: new BackendTrust(backendTls),
     statics: new StaticResponder(store),
     holds,
+    readAhead: new ReadAheadBudget(),
     metrics,
     log,
     accessLog: config.logRequests ? new AccessLog(log) : undefined,
@@ -110,8 +115,8 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
   await table.start();
 
   const limits = { readHeaderTimeoutMs: config.readHeaderTimeoutMs, maxHeaderBytes: (1 << 20) + 4096 };
-  const plain = new ProxyHandler(deps, 'http');
-  const servers = new ProxyServers(log, limits, plain.handle, new UpgradeProxy(deps, 'http').handle);
+  const plain = new RequestPipeline(deps, 'http');
+  const servers = new ProxyServers(log, limits, plain.handleRequest, plain.handleUpgrade);
   const watch = new QueueWatch(queue, config.queueWatchHeartbeatMs);
   const started: ListeningServer[] = [];
   try {
@@ -128,13 +133,13 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
     let tlsPort: number | undefined;
     if (tlsOptions) {
       // The TLS listener shares everything but the upstream scheme (https, SNI svc.ns).
-      const secure = new ProxyHandler(deps, 'https');
+      const secure = new RequestPipeline(deps, 'https');
       tlsPort = await servers.listenTls(
         config.tls.port,
         tlsOptions,
         host,
-        secure.handle,
-        new UpgradeProxy(deps, 'https').handle,
+        secure.handleRequest,
+        secure.handleUpgrade,
       );
     }
     idleScavenge?.start();
