@@ -127,6 +127,24 @@ test('an Upgrade the backend answers with 200 is relayed as an ordinary response
   assert.equal(ic.running.queue.get('default/a')?.Concurrency, 0, `closed=${c.closed}`);
 });
 
+test('bytes pipelined behind an Upgrade wait for the 101: after any other answer they never reach the backend', async () => {
+  seenA.length = 0;
+  seenB.length = 0;
+  const c = new RawConnection(ic.running.proxyPort);
+  await c.send(
+    'GET /chat HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n' +
+      'GET /smuggled HTTP/1.1\r\nHost: b.test\r\n\r\n',
+  );
+  const got = await c.until((r) => /a:GET \/chat host=a\.test$/.test(r));
+  assert.equal(statusOf(got), 200, got);
+  await c.until(() => false, 300);
+  c.socket.destroy();
+  assert.deepEqual(
+    seenA.map((s) => s.url),
+    ['/chat'],
+  );
+});
+
 test('two Host headers: 400, nothing forwarded', async () => {
   seenA.length = 0;
   seenB.length = 0;

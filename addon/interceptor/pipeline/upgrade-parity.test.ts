@@ -7,7 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { WebSocketServer, WebSocket } from 'ws';
 import {
   endpointSlice,
@@ -167,5 +167,33 @@ test("over the TLS listener, the backend's certificate is trusted exactly as for
     await ic.close();
     backend.closeAllConnections();
     await new Promise<void>((r) => backend.close(() => r()));
+  }
+});
+
+test('a 101 that switches to another protocol than the one asked for: 502, no tunnel', async () => {
+  const odd = await startBackend((_req, res) => res.end('no'));
+  odd.server.on('upgrade', (_req: http.IncomingMessage, socket: net.Socket) =>
+    socket.end('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n'),
+  );
+  const ic = await startTestInterceptor([
+    interceptorRoute('app', { target: { service: 'app', port: 80 }, rules: [{ hosts: ['app.test'] }] }),
+    service('app', [{ name: 'http', port: 80 }]),
+    endpointSlice('app', [{ ip: '127.0.0.1' }], odd.port),
+  ]);
+  try {
+    const answer = await new Promise<string>((resolve, reject) => {
+      const s = net.connect(ic.running.proxyPort, '127.0.0.1', () =>
+        s.write('GET /ws HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n'),
+      );
+      let got = '';
+      s.on('data', (c: Buffer) => (got += c.toString('latin1')));
+      s.once('close', () => resolve(got));
+      s.once('error', reject);
+    });
+    assert.match(answer, /^HTTP\/1\.1 502 /);
+    assert.match(answer, /Bad Gateway\n$/);
+  } finally {
+    await ic.close();
+    await odd.close();
   }
 });
