@@ -1,5 +1,5 @@
-// The interceptor's configuration: upstream's env var names and defaults (reference §2.2), plus
-// the Kyma-documented KEDA_HTTP_FORCE_HTTP2 and this project's bounded-holding and watch settings.
+// The interceptor's configuration: upstream's env var names and defaults, plus the Kyma-documented
+// KEDA_HTTP_FORCE_HTTP2 and this project's bounded-holding, request-body and watch settings.
 // Every problem is collected and reported at once (EnvReader), so a bad Deployment fails fast.
 import { EnvReader } from '../shared/config.ts';
 

@@ -47,7 +47,7 @@ export interface RunningInterceptor {
   ready: ReadyEndpointsCache;
   servers: ProxyServers;
   registry: Registry;
-  /** Upstream's SIGTERM sequence (§2.15): readiness 503, shutdown delay, drain, then the rest. */
+  /** Upstream's SIGTERM sequence: readiness 503, shutdown delay, drain, then the rest. */
   shutdown(): Promise<void>;
   /** Stops everything at once (tests). */
   close(): Promise<void>;
