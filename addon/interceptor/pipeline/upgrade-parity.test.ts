@@ -197,3 +197,27 @@ test('a 101 that switches to another protocol than the one asked for: 502, no tu
     await odd.close();
   }
 });
+
+test('a held upgrade whose client leaves frees its hold slot and count at once', async () => {
+  const ic = await startTestInterceptor([
+    interceptorRoute('app', { target: { service: 'app', port: 80 }, rules: [{ hosts: ['app.test'] }] }),
+    service('app', [{ name: 'http', port: 80 }]),
+    endpointSlice('app', [{ ip: '127.0.0.1', ready: false }], primary.port),
+  ]);
+  try {
+    const s = net.connect(ic.running.proxyPort, '127.0.0.1', () =>
+      s.write('GET /ws HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n'),
+    );
+    s.on('error', () => {});
+    const waiting = (): number => ic.running.ready.waiting;
+    for (let i = 0; i < 100 && waiting() !== 1; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(waiting(), 1);
+    assert.equal(ic.running.queue.get('default/app')?.Concurrency, 1);
+    s.destroy();
+    for (let i = 0; i < 30 && waiting() !== 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(waiting(), 0);
+    assert.equal(ic.running.queue.get('default/app')?.Concurrency, 0);
+  } finally {
+    await ic.close();
+  }
+});
