@@ -9,6 +9,7 @@
 //   server answers it; no route has a path "*" to send it to.
 // The 400 and 501 close the connection: a body that was not read cannot be told apart from the
 // next request.
+import type { ServerResponse } from 'node:http';
 import type { ProxyRequest, ProxyResponse } from '../proxy/forward.ts';
 import { writeError } from '../proxy/responses.ts';
 
@@ -37,9 +38,7 @@ export function checkRequest(req: ProxyRequest, res: ProxyResponse): boolean {
     }
   }
   if (req.url === '*' && req.method === 'OPTIONS') {
-    (res as { writeHead(s: number, h: Record<string, string>): unknown }).writeHead(200, {
-      'content-length': '0',
-    });
+    (res as ServerResponse).writeHead(200, { 'content-length': '0' });
     res.end();
     return false;
   }
