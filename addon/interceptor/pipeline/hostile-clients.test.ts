@@ -343,3 +343,33 @@ test('a held request whose client leaves mid-body is released at once: hold slot
     await cold.close();
   }
 });
+
+test('HTTP/2: a held request whose client resets its stream mid-body is released at once', async () => {
+  const cold = await startTestInterceptor([
+    ...objects(),
+    endpointSlice('a', [{ ip: '127.0.0.1', ready: false }], a.port),
+  ]);
+  const client = http2.connect(cold.url('/'));
+  client.on('error', () => {});
+  try {
+    const s = client.request({
+      ':method': 'POST',
+      ':path': '/big',
+      ':authority': 'a.test',
+      'content-length': String(4 << 20),
+    });
+    s.on('error', () => {});
+    s.write(Buffer.alloc(256 << 10, 120));
+    const waiting = (): number => cold.running.ready.waiting;
+    for (let i = 0; i < 100 && waiting() !== 1; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(waiting(), 1, 'the request is held');
+    s.close(http2.constants.NGHTTP2_CANCEL);
+    for (let i = 0; i < 40 && waiting() !== 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(waiting(), 0);
+    assert.equal(cold.running.queue.get('default/a')?.Concurrency, 0);
+    assert.equal(cold.running.servers.activeRequests, 0);
+  } finally {
+    client.destroy();
+    await cold.close();
+  }
+});
