@@ -176,6 +176,18 @@ test('a hop-by-hop token never removes Host: "Connection: host" still sends the 
   assert.deepEqual(seenA, [{ method: 'GET', url: '/conn-host', host: 'a.test' }]);
 });
 
+test('an absolute-form target routes by its own authority, which the backend gets as Host, in origin form', async () => {
+  seenA.length = 0;
+  seenB.length = 0;
+  const raw = await rawRequest(
+    ic.running.proxyPort,
+    'GET http://a.test/x?y=1 HTTP/1.1\r\nHost: b.test\r\nConnection: close\r\n\r\n',
+  );
+  assert.equal(statusOf(raw), 200, raw);
+  assert.deepEqual(seenA, [{ method: 'GET', url: '/x?y=1', host: 'a.test' }]);
+  assert.equal(seenB.length, 0);
+});
+
 test('HTTP/2: :authority decides the route and is the Host the backend sees; a host header does not override it', async () => {
   seenA.length = 0;
   seenB.length = 0;

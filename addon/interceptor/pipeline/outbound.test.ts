@@ -41,6 +41,7 @@ test('headers are built once per exchange; a request that is not tunnelled drops
   let plain: string[] = [];
   let again: string[] = [];
   fx.step = (x) => {
+    routeRequest(fx.deps, x);
     plain = prepareHeaders(x);
     again = prepareHeaders(x);
     x.res.end();

@@ -16,6 +16,7 @@ export function prepareHeaders(x: Exchange): string[] {
     clientIp: x.clientIp,
     proto: x.scheme,
     upgrade: x.upgrade !== undefined,
+    host: x.host,
   }));
 }
 

@@ -21,6 +21,8 @@ export interface OutboundContext {
   proto: 'http' | 'https';
   /** True for WebSocket upgrades: Connection/Upgrade must reach the backend. */
   upgrade?: boolean;
+  /** The Host to send, when the caller has already decided it (the host the request was routed by). */
+  host?: string;
 }
 
 function connectionTokens(raw: readonly string[]): Set<string> | undefined {
@@ -89,7 +91,7 @@ export function outboundHeaders(raw: readonly string[], ctx: OutboundContext): s
     }
     out.push(name, value);
   }
-  const h = authority ?? host ?? '';
+  const h = ctx.host ?? authority ?? host ?? '';
   out.push('host', h);
   if (ctx.clientIp !== '')
     out.push('x-forwarded-for', xff === undefined ? ctx.clientIp : `${xff}, ${ctx.clientIp}`);
