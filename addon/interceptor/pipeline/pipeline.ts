@@ -2,7 +2,8 @@
 // HTTP/1.1 Upgrade alike, goes through the same steps around one Exchange, in upstream's order:
 //
 //   1. check-request   exactly one Host, chunked as the only transfer coding, OPTIONS *
-//   2. route-request   host (:authority on HTTP/2) + decoded path + headers -> route, else 404
+//   2. route-request   host (:authority on HTTP/2, the target's in absolute form) + decoded path
+//                      + headers -> route, else 404
 //   3. resolve-target  Service port -> origin (and the fallback's), else 500; request deadline
 //   4. static-route    staticRoutes answer, or forward uncounted
 //   5. count           the route's concurrency and request count (wakes the scaler)
