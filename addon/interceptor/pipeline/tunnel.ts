@@ -97,9 +97,10 @@ class Tunnel {
           });
     this.#backend = socket;
     const connectMs = d.config.connectTimeoutMs;
+    // The forwarder's code for a connect timeout, so that the same rule retries it (then 504).
     if (connectMs > 0)
       socket.setTimeout(connectMs, () =>
-        socket.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })),
+        socket.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })),
       );
     const onError = (err: Error): void => this.#dialFailed(err, attempt);
     socket.once('error', onError);
