@@ -81,7 +81,8 @@ export class RequestPipeline {
     x.res.on('close', () => this.#finish(x));
     if (!routeRequest(d, x)) return;
     if (!resolveTarget(d, x)) return;
-    x.body = RequestBody.of(x.req, x.res, d.config.requestBodyTimeoutMs);
+    // What follows an Upgrade's head belongs to the protocol it switches to, never to a body.
+    if (x.upgrade === undefined) x.body = RequestBody.of(x.req, x.res, d.config.requestBodyTimeoutMs);
     if (serveStaticRoute(d, x)) return;
     countRequest(d, x);
     if (servePlaceholder(d, x)) return;
