@@ -355,10 +355,11 @@ test('a held request whose client leaves mid-body is released at once: hold slot
     c.socket.destroy();
     const t0 = performance.now();
     const waiting = (): number => cold.running.ready.waiting;
-    for (let i = 0; i < 50 && waiting() !== 0; i++) await new Promise((r) => setTimeout(r, 10));
+    // There is no readiness timeout here: without noticing the departure, the wait never ends.
+    for (let i = 0; i < 200 && waiting() !== 0; i++) await new Promise((r) => setTimeout(r, 10));
     const released = performance.now() - t0;
     assert.equal(waiting(), 0, 'no longer waiting for the cold start');
-    assert.ok(released < 400, `released after ${released.toFixed(0)} ms`);
+    assert.ok(released < 2000, `released after ${released.toFixed(0)} ms`);
     assert.equal(cold.running.queue.get('default/a')?.Concurrency, 0);
     assert.equal(cold.running.servers.activeRequests, 0, 'nothing left for a drain to wait for');
     const after = await metrics();
