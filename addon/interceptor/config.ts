@@ -1,5 +1,5 @@
-// The interceptor's configuration: upstream's env var names and defaults (reference §2.2), plus
-// the Kyma-documented KEDA_HTTP_FORCE_HTTP2 and this project's bounded-holding and watch settings.
+// The interceptor's configuration: upstream's env var names and defaults, plus the Kyma-documented
+// KEDA_HTTP_FORCE_HTTP2 and this project's bounded-holding, request-body and watch settings.
 // Every problem is collected and reported at once (EnvReader), so a bad Deployment fails fast.
 import { EnvReader } from '../shared/config.ts';
 import { internalsEnvNames, type InternalsSwitches } from './internals/switches.ts';
@@ -68,6 +68,11 @@ export interface InterceptorConfig {
   readHeaderTimeoutMs: number;
   /** Beyond upstream's env: SETTINGS_MAX_CONCURRENT_STREAMS of inbound HTTP/2 connections (Go's 250). */
   maxConcurrentStreams: number;
+  /**
+   * Beyond upstream: longest pause in a request body while the interceptor is reading it; past it
+   * the client gets 408 and the connection closes (0 = none).
+   */
+  requestBodyTimeoutMs: number;
 }
 
 const tlsVersions = ['1.2', '1.3'] as const;
@@ -147,6 +152,7 @@ export function readConfig(env: Readonly<Record<string, string | undefined>> = p
     queueWatchHeartbeatMs: e.duration('KEDA_HTTP_QUEUE_WATCH_HEARTBEAT', 5_000),
     readHeaderTimeoutMs: 60_000,
     maxConcurrentStreams: e.int('KEDA_HTTP_MAX_CONCURRENT_STREAMS', 250, { min: 1 }),
+    requestBodyTimeoutMs: e.duration('KEDA_HTTP_REQUEST_BODY_TIMEOUT', 60_000),
   };
   if (config.queueWatchHeartbeatMs <= 0) e.problem('KEDA_HTTP_QUEUE_WATCH_HEARTBEAT must be > 0');
   if (config.backendIdleConnTimeoutMs <= 0) e.problem('KEDA_HTTP_BACKEND_IDLE_CONN_TIMEOUT must be > 0');

@@ -11,15 +11,17 @@ import type { InterceptorConfig } from './config.ts';
 import { ReadyEndpointsCache } from './endpoints/ready-cache.ts';
 import { TargetResolver } from './endpoints/targets.ts';
 import { InterceptorMetrics } from './metrics.ts';
+import type { PipelineDeps } from './pipeline/deps.ts';
+import { RequestPipeline } from './pipeline/pipeline.ts';
+import { ReadAheadBudget } from './pipeline/request-body.ts';
 import { AccessLog } from './proxy/access-log.ts';
+import { BackendTrust } from './proxy/backend-trust.ts';
 import { Forwarder } from './proxy/forward.ts';
-import { ProxyHandler, type ProxyDeps } from './proxy/handler.ts';
 import { HoldLimits } from './proxy/holding.ts';
 import { loadMinorGc } from './internals/minor-gc.ts';
 import { configureRuntimeInternals } from './internals/switches.ts';
 import { IdleScavenge } from './proxy/idle-scavenge.ts';
 import { StaticResponder } from './proxy/static-response.ts';
-import { UpgradeProxy } from './proxy/upgrade.ts';
 import { RequestQueue } from './queue/queue.ts';
 import { QueueWatch } from './queue/watch.ts';
 import { LiveRouteTable } from './routing/live-table.ts';
@@ -70,12 +72,13 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
   const targets = new TargetResolver(store);
   // TLS material is loaded before anything listens: a bad certificate stops the start, as upstream.
   const tlsOptions = config.tls.enabled ? await loadTlsOptions(config.tls) : undefined;
+  const backendTls = tlsOptions ? { ca: tlsOptions.ca, skipVerify: config.tls.skipVerify } : undefined;
   const forwarder = new Forwarder({
     connectTimeoutMs: config.connectTimeoutMs,
     maxConnsPerHost: config.maxConnsPerHost,
     idleConnTimeoutMs: config.backendIdleConnTimeoutMs,
     forceHttp2: config.forceHttp2,
-    ...(tlsOptions ? { tls: { ca: tlsOptions.ca, skipVerify: config.tls.skipVerify } } : {}),
+    ...(backendTls ? { tls: backendTls } : {}),
   });
   // Pods that left the endpoints: their connection pools go, instead of idling until they time out.
   ready.onOriginsRemoved((origins) => forwarder.retireOrigins(origins));
@@ -99,15 +102,17 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
     : undefined;
   const metrics = new InterceptorMetrics(registry, holds);
   table.onSwap(() => metrics.retainRoutes(new Set(queue.keys())));
-  const deps: ProxyDeps = {
+  const deps: PipelineDeps = {
     config,
     table,
     queue,
     ready,
     targets,
     forwarder,
+    backendTrust: new BackendTrust(backendTls),
     statics: new StaticResponder(store),
     holds,
+    readAhead: new ReadAheadBudget(),
     metrics,
     log,
     accessLog: config.logRequests ? new AccessLog(log) : undefined,
@@ -127,8 +132,8 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
     maxHeaderBytes: (1 << 20) + 4096,
     maxConcurrentStreams: config.maxConcurrentStreams,
   };
-  const plain = new ProxyHandler(deps, 'http');
-  const servers = new ProxyServers(log, limits, plain.handle, new UpgradeProxy(deps, 'http').handle);
+  const plain = new RequestPipeline(deps, 'http');
+  const servers = new ProxyServers(log, limits, plain.handleRequest, plain.handleUpgrade);
   const watch = new QueueWatch(queue, config.queueWatchHeartbeatMs);
   const started: ListeningServer[] = [];
   try {
@@ -145,13 +150,13 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
     let tlsPort: number | undefined;
     if (tlsOptions) {
       // The TLS listener shares everything but the upstream scheme (https, SNI svc.ns).
-      const secure = new ProxyHandler(deps, 'https');
+      const secure = new RequestPipeline(deps, 'https');
       tlsPort = await servers.listenTls(
         config.tls.port,
         tlsOptions,
         host,
-        secure.handle,
-        new UpgradeProxy(deps, 'https').handle,
+        secure.handleRequest,
+        secure.handleUpgrade,
       );
     }
     idleScavenge?.start();

@@ -481,7 +481,7 @@ test('WebSocket upgrades held for a cold start count towards the hold limits: ov
     assert.equal(ic.running.ready.waiting, 1);
     const over = await upgrade();
     assert.match(over, /^HTTP\/1\.1 503 /);
-    assert.match(over, /\r\nRetry-After: 5\r\n/);
+    assert.match(over, /\r\nRetry-After: 5\r\n/i, 'the same answer as a request over the limit gets');
     assert.match(over, /too many requests waiting for default\/app to start \(route limit reached\)/);
     const overHttp = await request(ic.url('/'), { headers: host });
     assert.equal(overHttp.status, 503, 'requests and upgrades share the limit');

@@ -20,11 +20,11 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import { PassThrough, type Readable } from 'node:stream';
-import { X509Certificate } from 'node:crypto';
-import { checkServerIdentity, rootCertificates, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { Agent, H2CClient, buildConnector, type Dispatcher } from 'undici';
 import { defaultBackendIdleConnTimeoutMs } from '../config.ts';
 import { httpParser } from '../internals/http-parser.ts';
+import { BackendTrust } from './backend-trust.ts';
 import { H1Client, h1Eligible } from './h1-client.ts';
 import { inboundResponseHeaders } from './headers.ts';
 import { OriginPools } from './origin-pools.ts';
@@ -68,6 +68,8 @@ export interface ForwardOptions {
   coldStartHeader?: 'true' | 'false' | undefined;
   /** Told of the error behind a 502 or 504 (for the log). */
   onUpstreamError?: (err: Error, status: 502 | 504) => void;
+  /** The request body when the caller already read part of it; by default the request itself. */
+  body?: Readable | undefined;
 }
 
 /** Thrown into a dispatch when the request deadline passes. */
@@ -80,7 +82,7 @@ export class DeadlineExceeded extends Error {
 
 // Failures before any request byte left: safe to retry. EMFILE/ENFILE (out of file descriptors,
 // e.g. thousands of held requests released at once) clear as other requests finish.
-const connectErrorCodes = new Set([
+export const connectErrorCodes: ReadonlySet<string> = new Set([
   'ECONNREFUSED',
   'UND_ERR_CONNECT_TIMEOUT',
   'EHOSTUNREACH',
@@ -98,7 +100,7 @@ const retryFirstDelayMs = 5;
 const retryMaxDelayMs = 50;
 export const retryDelayMs = (attempt: number): number =>
   Math.min(retryMaxDelayMs, retryFirstDelayMs * 2 ** Math.min(attempt, 4));
-const retryCapMs = 60_000;
+export const retryCapMs = 60_000;
 /**
  * Replays of one request after kept-alive connections failed under it. The lean client replays on a
  * new connection, so one is the most it takes; undici may hand a replay another idle connection
@@ -106,7 +108,7 @@ const retryCapMs = 60_000;
  */
 const maxReplays = 3;
 
-function isTimeout(err: unknown): boolean {
+export function isTimeout(err: unknown): boolean {
   if (err instanceof DeadlineExceeded) return true;
   const code = (err as { code?: unknown }).code;
   return typeof code === 'string' && timeoutCodes.has(code);
@@ -203,14 +205,10 @@ export class Forwarder {
   #tlsAgent(serverName: string): Agent {
     let agent = this.#tlsAgents.get(serverName);
     if (!agent) {
-      const t = this.#opts.tls;
-      const skipVerify = t?.skipVerify ?? false;
-      // Verification is done below rather than by OpenSSL alone: like Go, a certificate the
-      // interceptor itself loaded is trusted as it is, even when it is a leaf (not a CA).
-      const trusted = new Set((t?.ca ?? []).map((pem) => new X509Certificate(pem).fingerprint256));
+      const trust = new BackendTrust(this.#opts.tls);
       const connector = buildConnector({
         timeout: this.#opts.connectTimeoutMs > 0 ? this.#opts.connectTimeoutMs : 24 * 3600_000,
-        ca: [...rootCertificates, ...(t?.ca ?? [])],
+        ca: trust.ca,
         rejectUnauthorized: false,
         allowH2: true,
         preferH2: true,
@@ -223,15 +221,11 @@ export class Forwarder {
         connect: (o, cb) =>
           connector({ ...o, servername: serverName }, (err, socket) => {
             if (err) return cb(err, null);
-            if (skipVerify || socket === null) return cb(null, socket as Socket);
-            const s = socket as TLSSocket;
-            const peer = s.getPeerCertificate();
-            const chainOk = s.authorized || trusted.has(peer.fingerprint256);
-            const nameErr = checkServerIdentity(serverName, peer);
-            if (chainOk && nameErr === undefined) return cb(null, s);
-            s.destroy();
-            const reason = chainOk ? (nameErr?.message ?? '') : String(s.authorizationError);
-            cb(new Error(`backend certificate for ${serverName} is not trusted: ${reason}`), null);
+            if (socket === null) return cb(null, socket as Socket);
+            const untrusted = trust.check(socket as TLSSocket, serverName);
+            if (untrusted === undefined) return cb(null, socket as Socket);
+            socket.destroy();
+            cb(untrusted, null);
           }),
       });
       this.#tlsAgents.set(serverName, agent);
@@ -279,7 +273,8 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
     this.#opts = opts;
     // HTTP/2 requests go through a PassThrough: undici destroys a finished body stream, and destroying
     // an Http2ServerRequest resets the whole stream, response included.
-    this.#body = !requestHasBody(req) ? null : 'stream' in req ? req.pipe(new PassThrough()) : req;
+    this.#body =
+      opts.body ?? (!requestHasBody(req) ? null : 'stream' in req ? req.pipe(new PassThrough()) : req);
     this.#retryUntil = Number.isFinite(opts.retryUntil) ? opts.retryUntil : performance.now() + retryCapMs;
     res.on('close', this.#onClientClose); // a response closes once; on() spares once()'s wrapper
     opts.signal?.addEventListener('abort', this.#onDeadline, { once: true });

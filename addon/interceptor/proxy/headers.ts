@@ -1,6 +1,6 @@
-// Header rewriting between client and backend, as Go's ReverseProxy does it (reference §2.10):
-// hop-by-hop headers dropped both ways, Host kept, X-Forwarded-For appended, X-Forwarded-Host and
-// X-Forwarded-Proto set unless the client already sent them. One pass over the raw headers.
+// Header rewriting between client and backend, as Go's ReverseProxy does it: hop-by-hop headers
+// dropped both ways, Host kept, X-Forwarded-For appended, X-Forwarded-Host and X-Forwarded-Proto
+// set unless the client already sent them. One pass over the raw headers.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 
 /** Go's hopHeaders list, lower-cased. "te: trailers" is put back (gRPC needs it). */
@@ -21,6 +21,8 @@ export interface OutboundContext {
   proto: 'http' | 'https';
   /** True for WebSocket upgrades: Connection/Upgrade must reach the backend. */
   upgrade?: boolean;
+  /** The Host to send, when the caller has already decided it (the host the request was routed by). */
+  host?: string;
 }
 
 function connectionTokens(raw: readonly string[]): Set<string> | undefined {
@@ -36,8 +38,15 @@ function connectionTokens(raw: readonly string[]): Set<string> | undefined {
 }
 
 /**
+ * Headers a Connection token never removes: what Go keeps outside its header map (the Host, and the
+ * body's length, which frames it), so no client can send a request without them to the backend.
+ */
+const neverHopByHop = new Set(['host', 'content-length']);
+
+/**
  * Builds the backend request's headers (a flat [name, value, ...] list, undici's cheapest form)
- * from the client's raw headers. HTTP/2 pseudo-headers are dropped; `:authority` becomes Host.
+ * from the client's raw headers. HTTP/2 pseudo-headers are dropped; `:authority` becomes Host,
+ * and wins over a Host header sent with it (RFC 9113 §8.3.1).
  */
 export function outboundHeaders(raw: readonly string[], ctx: OutboundContext): string[] {
   const out: string[] = [];
@@ -62,7 +71,7 @@ export function outboundHeaders(raw: readonly string[], ctx: OutboundContext): s
       if (lower === 'upgrade') upgradeValue = value;
       continue;
     }
-    if (listed?.has(lower)) continue;
+    if (listed?.has(lower) && !neverHopByHop.has(lower)) continue;
     switch (lower) {
       case 'host':
         host = value;
@@ -82,7 +91,7 @@ export function outboundHeaders(raw: readonly string[], ctx: OutboundContext): s
     }
     out.push(name, value);
   }
-  const h = host ?? authority ?? '';
+  const h = ctx.host ?? authority ?? host ?? '';
   out.push('host', h);
   if (ctx.clientIp !== '')
     out.push('x-forwarded-for', xff === undefined ? ctx.clientIp : `${xff}, ${ctx.clientIp}`);

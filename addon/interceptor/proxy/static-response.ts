@@ -1,6 +1,7 @@
-// Static answers: placeholder pages during a cold start and staticRoutes (reference §2.9), with
-// bodies inline or from a labelled ConfigMap. Beyond upstream: a placeholder may answer by content
-// negotiation, a self-refreshing HTML page for browsers and 503 + Retry-After for API clients.
+// Static answers: placeholder pages during a cold start and staticRoutes, rendered as upstream
+// renders them, with bodies inline or from a labelled ConfigMap. Beyond upstream: a placeholder may
+// answer by content negotiation, a self-refreshing HTML page for browsers and 503 + Retry-After for
+// API clients.
 import { extname } from 'node:path';
 import type { ServerResponse } from 'node:http';
 import { responseBodyLabel } from '../../api/index.ts';

@@ -70,3 +70,12 @@ test('config errors are all reported at once, naming each variable', () => {
       /KEDA_HTTP_PROXY_TLS_MIN_VERSION="1.1"/.test(err.message),
   );
 });
+
+test('KEDA_HTTP_REQUEST_BODY_TIMEOUT: 60s by default, a Go duration, 0 disables', () => {
+  assert.equal(readConfig(base).config.requestBodyTimeoutMs, 60_000);
+  assert.equal(
+    readConfig({ ...base, KEDA_HTTP_REQUEST_BODY_TIMEOUT: '1m30s' }).config.requestBodyTimeoutMs,
+    90_000,
+  );
+  assert.equal(readConfig({ ...base, KEDA_HTTP_REQUEST_BODY_TIMEOUT: '0s' }).config.requestBodyTimeoutMs, 0);
+});

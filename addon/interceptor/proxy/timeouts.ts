@@ -1,5 +1,6 @@
-// Upstream's timeout precedence (reference §2.5, §2.8, §2.10), as pure functions so the rules are
-// tested on their own: a field set on the route (even "0s") beats the env default; 0 disables.
+// Upstream's timeout precedence (request deadline, readiness, response headers), as pure functions
+// so the rules are tested on their own: a field set on the route (even "0s") beats the env
+// default; 0 disables.
 import type { InterceptorConfig } from '../config.ts';
 import type { Route } from '../routing/route.ts';
 

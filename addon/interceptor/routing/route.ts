@@ -55,7 +55,7 @@ export interface Route {
   maxPendingRequests?: number;
   creationTimestampMs: number;
   /**
-   * The proxy's per-route state (proxy/handler.ts), attached on the route's first request. Held
+   * The proxy's per-route state (pipeline/route-state.ts), attached on the route's first request. Held
    * here rather than in a map keyed by route: with thousands of routes, every lookup is a CPU
    * cache miss or two. It lives and dies with this compiled route (a table swap compiles anew).
    */
