@@ -42,6 +42,12 @@ export const kinds = {
   crd: k('apiextensions.k8s.io', 'v1', 'CustomResourceDefinition', 'customresourcedefinitions', false),
   peerAuthentication: k('security.istio.io', 'v1', 'PeerAuthentication', 'peerauthentications', true),
   envoyFilter: k('networking.istio.io', 'v1alpha3', 'EnvoyFilter', 'envoyfilters', true),
+  // Read only: where KEDA runs, and users' objects that point at the add-on's Services.
+  apiService: k('apiregistration.k8s.io', 'v1', 'APIService', 'apiservices', false),
+  ingress: k('networking.k8s.io', 'v1', 'Ingress', 'ingresses', true),
+  httpRoute: k('gateway.networking.k8s.io', 'v1', 'HTTPRoute', 'httproutes', true),
+  referenceGrant: k('gateway.networking.k8s.io', 'v1beta1', 'ReferenceGrant', 'referencegrants', true),
+  virtualService: k('networking.istio.io', 'v1beta1', 'VirtualService', 'virtualservices', true),
   scaledObject: scaledObjectKind,
   keda: kedaKind,
   httpScaledObject: httpScaledObjectKind,
