@@ -1,103 +1,100 @@
-// The tunable fields the manager owns (resources, replica counts, the interceptor's replica range,
-// LOG_LEVEL) that someone changed on the live object. The periodic forced re-apply puts the
-// annotation's value back; this finds what it is about to put back, so each revert is reported
-// with an Event naming the field and the annotation to use instead, never done silently.
+// Fields the manager renders (and so owns) that someone changed on the live object, e.g. with
+// `kubectl edit`, `kubectl set resources` or `kubectl scale`. The periodic forced re-apply puts the
+// rendered value back; this finds what it is about to put back, so each revert is reported with
+// an Event naming the field and, where there is one, the annotation to use instead. Fields the
+// manager does not render (an env var added with `kubectl set env`) are not its business and stay.
 import type { KubeObject } from '../addon/api/index.ts';
+import { annotation } from './addon-config.ts';
 import { sameQuantity } from './quantity.ts';
 
 export interface Drift {
   /** The live object that was changed. */
   object: KubeObject;
+  /** Where, e.g. "spec.template.spec.containers[interceptor].resources.limits.memory". */
   field: string;
   live: string;
   rendered: string;
 }
 
-type Container = {
-  name: string;
-  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
-  env?: { name: string; value?: string }[];
-};
-type WorkloadSpec = { replicas?: number; template?: { spec?: { containers?: Container[] } } };
-type ScaledObjectSpec = { minReplicaCount?: number; maxReplicaCount?: number };
+type Json = unknown;
+const isObject = (v: Json): v is Record<string, Json> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const shown = (v: Json): string =>
+  v === undefined ? '(unset)' : typeof v === 'string' ? v : JSON.stringify(v);
+const nameOf = (v: Json): string | undefined =>
+  isObject(v) && typeof v.name === 'string' ? v.name : undefined;
 
-const shown = (v: unknown): string => (v === undefined ? '(unset)' : String(v));
-
-function containerDrift(object: KubeObject, want: Container, have: Container | undefined): Drift[] {
-  const out: Drift[] = [];
-  const path = `container ${want.name}`;
-  for (const section of ['requests', 'limits'] as const) {
-    for (const resource of ['cpu', 'memory']) {
-      const r = want.resources?.[section]?.[resource];
-      const l = have?.resources?.[section]?.[resource];
-      if (!sameQuantity(r, l)) {
-        out.push({
-          object,
-          field: `${path} resources.${section}.${resource}`,
-          live: shown(l),
-          rendered: shown(r),
-        });
-      }
+/** Walks the rendered value; lists of named entries (containers, env, ports) are matched by name. */
+function walk(
+  path: string,
+  want: Json,
+  have: Json,
+  out: { field: string; live: string; rendered: string }[],
+): void {
+  if (Array.isArray(want)) {
+    const haveList = Array.isArray(have) ? have : [];
+    const named = want.length > 0 && want.every((w) => nameOf(w) !== undefined);
+    if (!named && want.length !== haveList.length && want.every((w) => !isObject(w))) {
+      out.push({ field: path, live: shown(have), rendered: shown(want) });
+      return;
     }
+    want.forEach((w, i) => {
+      const name = nameOf(w);
+      if (named && name !== undefined)
+        walk(
+          `${path}[${name}]`,
+          w,
+          haveList.find((h) => nameOf(h) === name),
+          out,
+        );
+      else walk(`${path}[${i}]`, w, haveList[i], out);
+    });
+    return;
   }
-  for (const e of want.env ?? []) {
-    if (e.name !== 'LOG_LEVEL') continue;
-    const live = have?.env?.find((x) => x.name === e.name)?.value;
-    if (live !== e.value)
-      out.push({ object, field: `${path} env ${e.name}`, live: shown(live), rendered: shown(e.value) });
+  if (isObject(want)) {
+    for (const [k, v] of Object.entries(want))
+      walk(path ? `${path}.${k}` : k, v, isObject(have) ? have[k] : undefined, out);
+    return;
   }
-  return out;
+  const same = /\.resources\.(requests|limits)\./.test(path)
+    ? sameQuantity(want as string | number, have as string | number | undefined)
+    : want === have;
+  if (!same) out.push({ field: path, live: shown(have), rendered: shown(want) });
 }
 
-/** What differs, in the owned tunable fields, between a rendered object and its live version. */
-export function tunableDrift(rendered: KubeObject, live: KubeObject | undefined): Drift[] {
+/** What differs, in the fields the manager renders, between a rendered object and its live version. */
+export function ownedFieldDrift(rendered: KubeObject, live: KubeObject | undefined): Drift[] {
   if (!live) return [];
-  if (rendered.kind === 'Deployment') {
-    const want = rendered.spec as WorkloadSpec;
-    const have = live.spec as WorkloadSpec;
-    const out: Drift[] = [];
-    if (want.replicas !== undefined && want.replicas !== have.replicas) {
-      out.push({
-        object: live,
-        field: 'spec.replicas',
-        live: shown(have.replicas),
-        rendered: shown(want.replicas),
-      });
-    }
-    for (const c of want.template?.spec?.containers ?? []) {
-      out.push(
-        ...containerDrift(
-          live,
-          c,
-          have.template?.spec?.containers?.find((x) => x.name === c.name),
-        ),
-      );
-    }
-    return out;
-  }
-  if (rendered.kind === 'ScaledObject') {
-    const want = rendered.spec as ScaledObjectSpec;
-    const have = live.spec as ScaledObjectSpec;
-    return (['minReplicaCount', 'maxReplicaCount'] as const)
-      .filter((f) => want[f] !== have[f])
-      .map((f) => ({ object: live, field: `spec.${f}`, live: shown(have[f]), rendered: shown(want[f]) }));
-  }
-  return [];
+  const out: { field: string; live: string; rendered: string }[] = [];
+  const { metadata, apiVersion: _a, kind: _k, ...body } = rendered;
+  walk('metadata.labels', metadata.labels ?? {}, live.metadata.labels, out);
+  walk('metadata.annotations', metadata.annotations ?? {}, live.metadata.annotations, out);
+  const liveBody = live as unknown as Record<string, Json>;
+  for (const [k, v] of Object.entries(body)) walk(k, v, liveBody[k], out);
+  return out.map((d) => ({ object: live, ...d }));
 }
 
-/** The annotation that sets a drifted field, for the Event's advice. */
-export function annotationFor(d: Drift): string {
+/** How to change a drifted field so that it stays: an annotation, the manager's image, or not at all. */
+export function howToChange(d: Drift): string {
+  const a = annotationFor(d);
+  if (a) return `set the annotation ${a} on the Keda object`;
+  if (d.object.kind === 'Deployment' && /\.containers\[[^\]]+\]\.image$/.test(d.field))
+    return "set KEDA_HTTP_ADDON_IMAGE on the manager's Deployment";
+  return 'the manager renders this field; it is not configurable';
+}
+
+/** The annotation on the Keda object that sets a drifted field, or undefined when none does. */
+function annotationFor(d: Drift): string | undefined {
   const name = d.object.metadata.name;
-  const component = name.endsWith('-interceptor')
-    ? 'interceptor'
-    : name.endsWith('-external-scaler')
-      ? 'scaler'
-      : name.endsWith('-operator')
-        ? 'operator'
-        : undefined;
-  if (d.object.kind === 'ScaledObject')
-    return `keda.kyma-project.io/addon-interceptor-${d.field.includes('min') ? 'min' : 'max'}-replicas`;
-  if (d.field.includes('resources') && component) return `keda.kyma-project.io/addon-${component}-resources`;
-  if (d.field.includes('LOG_LEVEL')) return 'keda.kyma-project.io/addon-log-level';
-  return '';
+  if (d.object.kind === 'ScaledObject' && d.field === 'spec.minReplicaCount')
+    return annotation.interceptorMinReplicas;
+  if (d.object.kind === 'ScaledObject' && d.field === 'spec.maxReplicaCount')
+    return annotation.interceptorMaxReplicas;
+  if (d.object.kind !== 'Deployment') return undefined;
+  if (/\.env\[LOG_LEVEL\]/.test(d.field)) return annotation.logLevel;
+  if (!/\.resources\./.test(d.field)) return undefined;
+  if (name.endsWith('-interceptor')) return annotation.interceptorResources;
+  if (name.endsWith('-external-scaler')) return annotation.scalerResources;
+  if (name.endsWith('-operator')) return annotation.operatorResources;
+  return undefined;
 }

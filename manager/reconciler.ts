@@ -34,7 +34,7 @@ import {
   type NamespaceState,
   type RoutesInUse,
 } from './decide.ts';
-import { annotationFor, tunableDrift } from './drift.ts';
+import { howToChange, ownedFieldDrift } from './drift.ts';
 import { identityObjects, managedElsewhere } from './foreign.ts';
 import { describeRef, Inventory, refKey, refOf, type ObjectRef } from './inventory.ts';
 import { externalMetricsApiService, kedaNamespaceFrom } from './keda-location.ts';
@@ -140,7 +140,10 @@ export class AddonReconciler {
       .digest('hex');
     let references: AddonCondition | undefined;
     if (applyDue(hash, this.#lastApplied.get(key), Date.now(), this.#o.reapplyIntervalMs)) {
-      const live = await this.#live(desired.objects);
+      // An unchanged rendering: any difference in the live objects is someone else's edit, about to
+      // be reverted, so every object is read to report it. Otherwise only the shared ones are read.
+      const unchanged = state.renderedHash === hash;
+      const live = await this.#live(unchanged ? desired.objects : identityObjects(desired.objects));
       const foreign = managedElsewhere(identityObjects(desired.objects).map((o) => live.get(refKeyOf(o))));
       if (foreign.length > 0) {
         await this.#condition(keda, {
@@ -150,8 +153,7 @@ export class AddonReconciler {
         });
         return { requeueAfterMs: waitRetryMs };
       }
-      // Unchanged rendering: a difference in the live objects is someone else's edit, about to be reverted.
-      if (state.renderedHash === hash) await this.#reportDrift(keda, desired.objects, live);
+      if (unchanged) await this.#reportDrift(keda, desired.objects, live);
 
       const problem = await this.#carryOut(keda, inventory, planApply(state.refs, desired), hash, state);
       if (problem) {
@@ -318,12 +320,10 @@ export class AddonReconciler {
     }
   }
 
-  /** The live versions of the rendered objects whose owner and tunables are checked, by ref key. */
+  /** The live versions of these objects (those that exist), by ref key. */
   async #live(objects: readonly KubeObject[]): Promise<Map<string, KubeObject>> {
     const out = new Map<string, KubeObject>();
     for (const o of objects) {
-      if (o.kind !== 'CustomResourceDefinition' && o.kind !== 'Deployment' && o.kind !== 'ScaledObject')
-        continue;
       const live = await this.#o.client.get(kindOf(o), o.metadata.namespace ?? '', o.metadata.name);
       if (live) out.set(refKeyOf(o), live);
     }
@@ -337,11 +337,8 @@ export class AddonReconciler {
     live: Map<string, KubeObject>,
   ): Promise<void> {
     for (const o of rendered) {
-      for (const d of tunableDrift(o, live.get(refKeyOf(o)))) {
-        const via = annotationFor(d);
-        const message = `${d.field} was changed to ${d.live}; the manager owns it and set it back to ${d.rendered}${
-          via ? `. Set the annotation ${via} on the Keda object to change it` : '. It is not configurable'
-        }`;
+      for (const d of ownedFieldDrift(o, live.get(refKeyOf(o)))) {
+        const message = `${d.field} was changed to ${d.live}; the manager owns it and set it back to ${d.rendered}. To change it, ${howToChange(d)}`;
         await this.#o.events.record(d.object, 'Warning', 'HTTPAddonOwnedFieldReverted', message);
         await this.#o.events.record(
           keda,
