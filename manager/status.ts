@@ -1,8 +1,7 @@
 // The manager's part of the Keda object: its conditions AddonInstalled and AddonReferencesCurrent
 // (server-side apply on the status subresource, so a Kyma keda-manager writing the same status is
-// not disturbed), and the
-// annotations and finalizer it owns (server-side apply on the object). Nothing is written when
-// nothing changed, so a steady state makes no writes.
+// not disturbed), and the annotations and finalizer it owns (server-side apply on the object).
+// Nothing is written when nothing changed, so a steady state makes no writes.
 import type { Condition, Keda, KubeObject } from '../addon/api/index.ts';
 import {
   conditionUnchanged,
