@@ -14,6 +14,8 @@ import { reasons, type AddonCondition } from './status.ts';
 export const waitRetryMs = 30_000;
 /** How soon to look again while the route informers have not synced and the EnvoyFilter is held. */
 export const hostsUnknownRetryMs = 5_000;
+/** How soon to compare again when an object changed between the comparison and the re-apply. */
+export const changedMeanwhileRetryMs = 1_000;
 /** How soon to look again while the add-on's Deployments are not Available yet. */
 export const installingRetryMs = 10_000;
 

@@ -19,6 +19,7 @@ import type { AddonConfig } from './addon-config.ts';
 import { applyAll, deleteAll } from './applier.ts';
 import {
   applyDue,
+  changedMeanwhileRetryMs,
   chooseAction,
   desiredObjects,
   hostsUnknownRetryMs,
@@ -155,7 +156,12 @@ export class AddonReconciler {
       }
       if (unchanged) await this.#reportDrift(keda, desired.objects, live);
 
-      const problem = await this.#carryOut(keda, inventory, planApply(state.refs, desired), hash, state);
+      const readVersion = unchanged
+        ? (o: KubeObject) => live.get(refKeyOf(o))?.metadata.resourceVersion
+        : undefined;
+      const plan = planApply(state.refs, desired);
+      const problem = await this.#carryOut(keda, inventory, plan, hash, state, readVersion);
+      if (problem === changedMeanwhile) return { requeueAfterMs: changedMeanwhileRetryMs };
       if (problem) {
         await this.#condition(keda, { status: 'False', reason: reasons.installErr, message: problem });
         throw new Error(problem); // retried with backoff
@@ -192,11 +198,19 @@ export class AddonReconciler {
     plan: ApplyPlan,
     hash: string,
     state: { renderedHash?: string },
-  ): Promise<string | undefined> {
+    readVersion?: (o: KubeObject) => string | undefined,
+  ): Promise<string | typeof changedMeanwhile | undefined> {
     await inventory.write(plan.recordFirst, state.renderedHash === hash ? hash : undefined);
-    const applyErrors = await applyAll(this.#o.client, plan.apply);
-    if (applyErrors.length > 0) {
-      return `${applyErrors.length} object(s) could not be applied: ${applyErrors.join('; ')}`;
+    const applied = await applyAll(this.#o.client, plan.apply, readVersion);
+    if (applied.errors.length > 0) {
+      return `${applied.errors.length} object(s) could not be applied: ${applied.errors.join('; ')}`;
+    }
+    if (applied.changedMeanwhile.length > 0) {
+      // Compared before someone changed them: the next pass compares again and reports the change.
+      this.#o.log.info('objects changed while being re-applied; looking again', {
+        objects: applied.changedMeanwhile,
+      });
+      return changedMeanwhile;
     }
     const pruneErrors = await deleteAll(this.#o.client, plan.prune);
     if (pruneErrors.length > 0) {
@@ -414,3 +428,4 @@ export class AddonReconciler {
 }
 
 const refKeyOf = (o: KubeObject): string => refKey(refOf(o));
+const changedMeanwhile = Symbol('changed meanwhile');
