@@ -75,3 +75,59 @@ test('retry policy and EnvoyFilter placement are overridable and validated', () 
   assert.equal(bad.ok, false);
   assert.equal(bad.ok ? 0 : bad.errors.length, 4);
 });
+
+test('interceptor replica range, resources and log level: defaults, overrides, and strict errors', () => {
+  const d = ok({});
+  assert.deepEqual(d.interceptorReplicas, { min: 1, max: 50 });
+  assert.deepEqual(d.resources.interceptor, {
+    requests: { cpu: '100m', memory: '100Mi' },
+    limits: { cpu: '1', memory: '1000Mi' },
+  });
+  assert.equal(d.logLevel, undefined);
+
+  const c = ok({
+    [annotation.interceptorMinReplicas]: '3',
+    [annotation.interceptorMaxReplicas]: '10',
+    [annotation.interceptorResources]: 'requests.cpu=250m, limits.memory=2Gi, limits.cpu=none',
+    [annotation.operatorResources]: 'requests.memory=128Mi',
+    [annotation.logLevel]: 'DEBUG',
+  });
+  assert.deepEqual(c.interceptorReplicas, { min: 3, max: 10 });
+  assert.deepEqual(c.resources.interceptor, {
+    requests: { cpu: '250m', memory: '100Mi' },
+    limits: { memory: '2Gi' },
+  });
+  assert.deepEqual(c.resources.operator.requests, { cpu: '50m', memory: '128Mi' });
+  assert.deepEqual(c.resources.scaler, d.resources.scaler);
+  assert.equal(c.logLevel, 'debug');
+  // A minimum above the default maximum raises the maximum with it.
+  assert.deepEqual(ok({ [annotation.interceptorMinReplicas]: '80' }).interceptorReplicas, {
+    min: 80,
+    max: 80,
+  });
+
+  const bad = parseAddonConfig({
+    [annotation.interceptorMinReplicas]: '0',
+    [annotation.interceptorMaxReplicas]: '2.5',
+    [annotation.interceptorResources]: 'requests.cpu=lots,cpu=1',
+    [annotation.scalerResources]: 'requests.memory=2Gi',
+    [annotation.logLevel]: 'verbose',
+  });
+  assert.equal(bad.ok, false);
+  assert.deepEqual(bad.ok ? [] : bad.errors, [
+    'annotation keda.kyma-project.io/addon-interceptor-min-replicas: "0" is not a whole number from 1 to 1000',
+    'annotation keda.kyma-project.io/addon-interceptor-max-replicas: "2.5" is not a whole number from 1 to 1000',
+    'annotation keda.kyma-project.io/addon-interceptor-resources: requests.cpu "lots" is not a positive Kubernetes quantity such as 250m or 256Mi',
+    'annotation keda.kyma-project.io/addon-interceptor-resources: "cpu=1" is not one of requests.cpu, requests.memory, limits.cpu, limits.memory followed by =value',
+    'annotation keda.kyma-project.io/addon-scaler-resources: requests.memory 2Gi is above limits.memory 1000Mi',
+    'annotation keda.kyma-project.io/addon-log-level: "verbose" is not one of debug, info, warn, error',
+  ]);
+  const inverted = parseAddonConfig({
+    [annotation.interceptorMinReplicas]: '5',
+    [annotation.interceptorMaxReplicas]: '2',
+  });
+  assert.match(
+    inverted.ok ? '' : (inverted.errors[0] ?? ''),
+    /\(5\) and .*\(2\): the minimum is above the maximum/,
+  );
+});

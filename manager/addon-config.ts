@@ -1,6 +1,7 @@
 // What the user asked for, read from the Keda CR's annotations. Parsing is strict where the Kyma
 // manager was lax: an unknown value or an invalid namespace is an error the status shows, and the
 // manager then changes nothing, instead of guessing (Kyma treats `addon-enabled: yes` as "disable").
+import { parseQuantity } from './quantity.ts';
 
 export const annotation = {
   enabled: 'keda.kyma-project.io/addon-enabled',
@@ -12,6 +13,12 @@ export const annotation = {
   retryOn: 'keda.kyma-project.io/addon-retry-on',
   numRetries: 'keda.kyma-project.io/addon-num-retries',
   perTryTimeout: 'keda.kyma-project.io/addon-per-try-timeout',
+  interceptorMinReplicas: 'keda.kyma-project.io/addon-interceptor-min-replicas',
+  interceptorMaxReplicas: 'keda.kyma-project.io/addon-interceptor-max-replicas',
+  interceptorResources: 'keda.kyma-project.io/addon-interceptor-resources',
+  scalerResources: 'keda.kyma-project.io/addon-scaler-resources',
+  operatorResources: 'keda.kyma-project.io/addon-operator-resources',
+  logLevel: 'keda.kyma-project.io/addon-log-level',
   installedVersion: 'keda.kyma-project.io/addon-installed-version',
   installedNamespace: 'keda.kyma-project.io/addon-installed-namespace',
 } as const;
@@ -30,6 +37,27 @@ export const defaultRetryPolicy: RetryPolicy = {
   perTryTimeout: '3s',
 };
 
+/** Requests and limits of one container; a limit may be left out (`limits.cpu=none`). */
+export interface ContainerResources {
+  requests: { cpu: string; memory: string };
+  limits: { cpu?: string; memory?: string };
+}
+
+export type Component = 'interceptor' | 'scaler' | 'operator';
+
+export const defaultResources: Record<Component, ContainerResources> = {
+  interceptor: { requests: { cpu: '100m', memory: '100Mi' }, limits: { cpu: '1', memory: '1000Mi' } },
+  scaler: { requests: { cpu: '100m', memory: '100Mi' }, limits: { cpu: '1', memory: '1000Mi' } },
+  operator: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '512Mi' } },
+};
+
+/** The interceptor's replica range, as its ScaledObject (and so KEDA's HPA) gets it. */
+export const defaultInterceptorReplicas = { min: 1, max: 50 };
+const maxInterceptorReplicas = 1000;
+
+export const logLevels = ['debug', 'info', 'warn', 'error'] as const;
+export type AddonLogLevel = (typeof logLevels)[number];
+
 export interface AddonConfig {
   enabled: boolean;
   namespace: string;
@@ -40,6 +68,10 @@ export interface AddonConfig {
     selector: Record<string, string>;
     retry: RetryPolicy;
   };
+  interceptorReplicas: { min: number; max: number };
+  resources: Record<Component, ContainerResources>;
+  /** Unset: the services' own default, and a user's `kubectl set env LOG_LEVEL=...` is kept. */
+  logLevel?: AddonLogLevel;
 }
 
 export type ParseResult = { ok: true; config: AddonConfig } | { ok: false; errors: string[] };
@@ -106,6 +138,90 @@ function parseSelector(raw: string, errors: string[]): Record<string, string> {
   return out;
 }
 
+function parseReplicas(
+  annotations: Readonly<Record<string, string>>,
+  errors: string[],
+): { min: number; max: number } {
+  const read = (key: string, fallback: number): number => {
+    const raw = annotations[key]?.trim();
+    if (!raw) return fallback;
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw) || n < 1 || n > maxInterceptorReplicas) {
+      errors.push(`annotation ${key}: "${raw}" is not a whole number from 1 to ${maxInterceptorReplicas}`);
+      return fallback;
+    }
+    return n;
+  };
+  const min = read(annotation.interceptorMinReplicas, defaultInterceptorReplicas.min);
+  const max = read(annotation.interceptorMaxReplicas, Math.max(defaultInterceptorReplicas.max, min));
+  if (min > max) {
+    errors.push(
+      `annotations ${annotation.interceptorMinReplicas} (${min}) and ${annotation.interceptorMaxReplicas} (${max}): the minimum is above the maximum`,
+    );
+  }
+  return { min, max };
+}
+
+const resourceKeys = ['requests.cpu', 'requests.memory', 'limits.cpu', 'limits.memory'] as const;
+
+/**
+ * `requests.cpu=200m,limits.memory=2Gi`: each named value replaces the default, `none` drops a
+ * limit. Unknown keys, invalid quantities and a request above its limit are errors.
+ */
+function parseResources(
+  key: string,
+  raw: string | undefined,
+  defaults: ContainerResources,
+  errors: string[],
+): ContainerResources {
+  const out: ContainerResources = { requests: { ...defaults.requests }, limits: { ...defaults.limits } };
+  if (!raw?.trim()) return out;
+  const before = errors.length;
+  for (const part of raw.split(',')) {
+    const [k, v, ...rest] = part.split('=').map((x) => x.trim());
+    const name = resourceKeys.find((r) => r === k);
+    if (!name || v === undefined || rest.length > 0) {
+      errors.push(
+        `annotation ${key}: "${part.trim()}" is not one of ${resourceKeys.join(', ')} followed by =value`,
+      );
+      continue;
+    }
+    const [section, resource] = name.split('.') as ['requests' | 'limits', 'cpu' | 'memory'];
+    if (v === 'none' && section === 'limits') {
+      delete out.limits[resource];
+      continue;
+    }
+    const value = parseQuantity(v);
+    if (value === undefined || value <= 0) {
+      errors.push(
+        `annotation ${key}: ${name} "${v}" is not a positive Kubernetes quantity such as 250m or 256Mi`,
+      );
+      continue;
+    }
+    if (section === 'requests') out.requests[resource] = v;
+    else out.limits[resource] = v;
+  }
+  if (errors.length > before) return out;
+  for (const resource of ['cpu', 'memory'] as const) {
+    const limit = out.limits[resource];
+    if (limit !== undefined && (parseQuantity(out.requests[resource]) ?? 0) > (parseQuantity(limit) ?? 0)) {
+      errors.push(
+        `annotation ${key}: requests.${resource} ${out.requests[resource]} is above limits.${resource} ${limit}`,
+      );
+    }
+  }
+  return out;
+}
+
+function parseLogLevelAnnotation(raw: string | undefined, errors: string[]): AddonLogLevel | undefined {
+  const v = raw?.trim().toLowerCase();
+  if (!v) return undefined;
+  const level = logLevels.find((l) => l === v);
+  if (!level)
+    errors.push(`annotation ${annotation.logLevel}: "${raw}" is not one of ${logLevels.join(', ')}`);
+  return level;
+}
+
 /** Reads the add-on annotations of a Keda object. Absent annotations mean the documented defaults. */
 export function parseAddonConfig(annotations: Readonly<Record<string, string>> | undefined): ParseResult {
   const a = annotations ?? {};
@@ -157,6 +273,29 @@ export function parseAddonConfig(annotations: Readonly<Record<string, string>> |
     } else retry.perTryTimeout = perTry;
   }
 
+  const interceptorReplicas = parseReplicas(a, errors);
+  const resources = {
+    interceptor: parseResources(
+      annotation.interceptorResources,
+      a[annotation.interceptorResources],
+      defaultResources.interceptor,
+      errors,
+    ),
+    scaler: parseResources(
+      annotation.scalerResources,
+      a[annotation.scalerResources],
+      defaultResources.scaler,
+      errors,
+    ),
+    operator: parseResources(
+      annotation.operatorResources,
+      a[annotation.operatorResources],
+      defaultResources.operator,
+      errors,
+    ),
+  };
+  const logLevel = parseLogLevelAnnotation(a[annotation.logLevel], errors);
+
   if (errors.length > 0) return { ok: false, errors };
   return {
     ok: true,
@@ -165,6 +304,9 @@ export function parseAddonConfig(annotations: Readonly<Record<string, string>> |
       namespace,
       istioInjection,
       envoyFilter: { enabled: envoyFilterEnabled, namespace: efNamespace, selector, retry },
+      interceptorReplicas,
+      resources,
+      ...(logLevel ? { logLevel } : {}),
     },
   };
 }

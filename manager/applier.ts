@@ -1,7 +1,7 @@
 // Applies rendered objects with server-side apply under one field manager, and deletes objects by
 // reference. Every object is attempted; failures are collected into messages a person can act on.
 import type { KubeObject } from '../addon/api/index.ts';
-import { ApiError, type KubeClient } from '../addon/runtime/index.ts';
+import { ApiError, isConflict, type KubeClient } from '../addon/runtime/index.ts';
 import { describeRef, refOf, type ObjectRef } from './inventory.ts';
 import { kindOf } from './kinds.ts';
 
@@ -16,17 +16,35 @@ function explain(ref: ObjectRef, err: unknown): string {
   return `${describeRef(ref)}: ${err instanceof Error ? err.message : String(err)}`;
 }
 
-/** Applies in order (CRDs first, as rendered). Returns one message per failed object. */
-export async function applyAll(client: KubeClient, objects: readonly KubeObject[]): Promise<string[]> {
-  const errors: string[] = [];
+export interface ApplyOutcome {
+  /** One message per object that could not be applied. */
+  errors: string[];
+  /** Objects that changed after they were read (their resourceVersion precondition failed). */
+  changedMeanwhile: string[];
+}
+
+/**
+ * Applies in order (CRDs first, as rendered). `readVersion` gives the resourceVersion an object had
+ * when the manager compared it with its rendering: the apply then only succeeds if nobody changed
+ * it since, so an edit made between the comparison and the apply is never reverted unreported.
+ */
+export async function applyAll(
+  client: KubeClient,
+  objects: readonly KubeObject[],
+  readVersion: (o: KubeObject) => string | undefined = () => undefined,
+): Promise<ApplyOutcome> {
+  const outcome: ApplyOutcome = { errors: [], changedMeanwhile: [] };
   for (const obj of objects) {
+    const resourceVersion = readVersion(obj);
+    const body = resourceVersion ? { ...obj, metadata: { ...obj.metadata, resourceVersion } } : obj;
     try {
-      await client.apply(kindOf(obj), obj, { fieldManager, force: true });
+      await client.apply(kindOf(obj), body, { fieldManager, force: true });
     } catch (err) {
-      errors.push(explain(refOf(obj), err));
+      if (resourceVersion && isConflict(err)) outcome.changedMeanwhile.push(describeRef(refOf(obj)));
+      else outcome.errors.push(explain(refOf(obj), err));
     }
   }
-  return errors;
+  return outcome;
 }
 
 /** Deletes in reverse order (workloads before their RBAC, CRDs last). Already-gone objects are fine. */

@@ -60,20 +60,31 @@ export class Inventory {
   }
 
   async read(): Promise<ObjectRef[]> {
+    return (await this.readState()).refs;
+  }
+
+  /**
+   * The refs and the hash of the rendering they were applied from (absent before the first
+   * complete apply): the manager compares it with a new rendering to tell its own changes from
+   * someone else's edits of the live objects.
+   */
+  async readState(): Promise<{ refs: ObjectRef[]; renderedHash?: string }> {
     const cm = await this.#client.get<KubeObject & { data?: Record<string, string> }>(
       kinds.configMap,
       this.#owner.namespace,
       this.name,
     );
     const raw = cm?.data?.objects;
-    if (!raw) return [];
+    const renderedHash = cm?.data?.renderedHash;
+    if (!raw) return { refs: [] };
     try {
       const parsed = JSON.parse(raw) as unknown;
       if (!Array.isArray(parsed)) throw new Error('not a list');
-      return parsed.filter(
+      const refs = parsed.filter(
         (r): r is ObjectRef =>
           typeof r === 'object' && r !== null && typeof (r as ObjectRef).name === 'string',
       );
+      return renderedHash ? { refs, renderedHash } : { refs };
     } catch (err) {
       throw new Error(
         `inventory ConfigMap ${this.#owner.namespace}/${this.name} is corrupt (${String(err)}); ` +
@@ -83,8 +94,8 @@ export class Inventory {
     }
   }
 
-  /** Server-side apply: no write on the server when the list is unchanged. */
-  async write(refs: readonly ObjectRef[]): Promise<void> {
+  /** Server-side apply: no write on the server when the list and hash are unchanged. */
+  async write(refs: readonly ObjectRef[], renderedHash?: string): Promise<void> {
     const body: KubeObject = {
       apiVersion: 'v1',
       kind: 'ConfigMap',
@@ -105,7 +116,7 @@ export class Inventory {
             }
           : {}),
       },
-      data: { objects: JSON.stringify(refs) },
+      data: { objects: JSON.stringify(refs), ...(renderedHash ? { renderedHash } : {}) },
     };
     await this.#client.apply(kinds.configMap, body, { fieldManager: this.#fieldManager });
   }

@@ -10,7 +10,8 @@ import { createRegistry } from '../addon/shared/metrics.ts';
 import { loadKubeConfig } from '../addon/shared/kubeconfig.ts';
 import { commonFlagSpec, loggerFromFlags, parseBindAddress } from '../addon/shared/service.ts';
 import { kinds } from './kinds.ts';
-import { AddonReconciler, servedKeda } from './reconciler.ts';
+import { servedKeda } from './decide.ts';
+import { AddonReconciler } from './reconciler.ts';
 import { managedByLabel, managedByValue } from './render/values.ts';
 
 export async function main(argv: string[]): Promise<number> {

@@ -72,7 +72,43 @@ export const kinds = {
     plural: 'customresourcedefinitions',
     namespaced: false,
   },
+  apiService: {
+    group: 'apiregistration.k8s.io',
+    version: 'v1',
+    kind: 'APIService',
+    plural: 'apiservices',
+    namespaced: false,
+  },
+  ingress: {
+    group: 'networking.k8s.io',
+    version: 'v1',
+    kind: 'Ingress',
+    plural: 'ingresses',
+    namespaced: true,
+  },
+  // Gateway API
+  httpRoute: {
+    group: 'gateway.networking.k8s.io',
+    version: 'v1',
+    kind: 'HTTPRoute',
+    plural: 'httproutes',
+    namespaced: true,
+  },
+  referenceGrant: {
+    group: 'gateway.networking.k8s.io',
+    version: 'v1beta1',
+    kind: 'ReferenceGrant',
+    plural: 'referencegrants',
+    namespaced: true,
+  },
   // Istio
+  virtualService: {
+    group: 'networking.istio.io',
+    version: 'v1beta1',
+    kind: 'VirtualService',
+    plural: 'virtualservices',
+    namespaced: true,
+  },
   peerAuthentication: {
     group: 'security.istio.io',
     version: 'v1',

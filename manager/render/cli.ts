@@ -1,11 +1,11 @@
 // `keda-http render addon|manager|envoyfilter`: prints manifests for GitOps users and reviewers.
 import { parseFlags, ConfigError } from '../../addon/shared/config.ts';
-import { annotation, parseAddonConfig } from '../addon-config.ts';
+import { annotation, namespaceProblem, parseAddonConfig } from '../addon-config.ts';
 import { renderAddon, renderEnvoyFilter, renderManager } from './render.ts';
 import { toYaml } from './renderer.ts';
 
 const usage = `usage:
-  keda-http render addon [--namespace kyma-system] [--istio-injection] [--image IMAGE]
+  keda-http render addon [--namespace kyma-system] [--keda-namespace keda] [--istio-injection] [--image IMAGE]
   keda-http render manager [--namespace kyma-system] [--image IMAGE]
   keda-http render envoyfilter --host HOST [--host HOST ...] [--namespace istio-system]
       [--selector istio=ingressgateway] [--retry-on 5xx,...] [--num-retries 100] [--per-try-timeout 3s]
@@ -24,6 +24,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const { flags } = parseFlags(others, {
     namespace: 'string',
+    'keda-namespace': 'string',
     'istio-injection': 'boolean',
     image: 'string',
     selector: 'string',
@@ -42,8 +43,20 @@ export async function main(argv: string[]): Promise<number> {
         ...(str('namespace') ? { [annotation.namespace]: str('namespace') as string } : {}),
         [annotation.istioInjection]: flags['istio-injection'] === true ? 'true' : 'false',
       });
+      // Without --keda-namespace the scaler admits KEDA's operator pods from any namespace.
+      const kedaNamespace = str('keda-namespace');
+      if (kedaNamespace !== undefined) {
+        const problem = namespaceProblem(kedaNamespace);
+        if (problem) throw new ConfigError([`--keda-namespace: ${problem}`]);
+      }
       process.stdout.write(
-        toYaml(renderAddon(config, { owner: { namespace: '', name: '' }, ...(image ? { image } : {}) })),
+        toYaml(
+          renderAddon(config, {
+            owner: { namespace: '', name: '' },
+            ...(image ? { image } : {}),
+            ...(kedaNamespace ? { kedaNamespace } : {}),
+          }),
+        ),
       );
       return 0;
     }

@@ -1,8 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
 import type { KubeObject } from '../../addon/api/index.ts';
 import { annotation, parseAddonConfig, type AddonConfig } from '../addon-config.ts';
 import { envoyVhosts, renderAddon, renderEnvoyFilter, renderManager } from './render.ts';
+import { parseManifests } from './renderer.ts';
+
+const repoRoot = resolve(import.meta.dirname, '../..');
 
 function config(a: Record<string, string>): AddonConfig {
   const r = parseAddonConfig({ [annotation.enabled]: 'true', ...a });
@@ -118,4 +123,83 @@ test('the manager renders its Keda CRD, RBAC and Deployment', () => {
     ['CustomResourceDefinition', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Deployment'],
   );
   assert.equal(objs[0]?.metadata.name, 'kedas.operator.kyma-project.io');
+});
+
+type Container = { resources: unknown; env: { name: string; value?: string }[] };
+const containerOf = (o: KubeObject): Container => {
+  const c = (o.spec as { template: { spec: { containers: Container[] } } }).template.spec.containers[0];
+  assert.ok(c);
+  return c;
+};
+
+test('tunables reach the manifests: interceptor replica range, resources per component, LOG_LEVEL only when set', () => {
+  const objs = renderAddon(
+    config({
+      [annotation.interceptorMinReplicas]: '2',
+      [annotation.interceptorMaxReplicas]: '20',
+      [annotation.scalerResources]: 'requests.cpu=300m,limits.cpu=none',
+      [annotation.logLevel]: 'warn',
+    }),
+    { owner },
+  );
+  const so = find(objs, 'ScaledObject', 'keda-add-ons-http-interceptor').spec as Record<string, unknown>;
+  assert.equal(so.minReplicaCount, 2);
+  assert.equal(so.maxReplicaCount, 20);
+  assert.deepEqual(containerOf(find(objs, 'Deployment', 'keda-add-ons-http-external-scaler')).resources, {
+    requests: { cpu: '300m', memory: '100Mi' },
+    limits: { memory: '1000Mi' },
+  });
+  assert.deepEqual(containerOf(find(objs, 'Deployment', 'keda-add-ons-http-operator')).resources, {
+    requests: { cpu: '50m', memory: '64Mi' },
+    limits: { cpu: '500m', memory: '512Mi' },
+  });
+  for (const d of objs.filter((o) => o.kind === 'Deployment')) {
+    assert.equal(containerOf(d).env.find((e) => e.name === 'LOG_LEVEL')?.value, 'warn', d.metadata.name);
+  }
+  for (const d of renderAddon(config({}), { owner }).filter((o) => o.kind === 'Deployment')) {
+    assert.equal(
+      containerOf(d).env.find((e) => e.name === 'LOG_LEVEL'),
+      undefined,
+      d.metadata.name,
+    );
+  }
+});
+
+type Peer = { namespaceSelector?: { matchLabels?: Record<string, string> }; podSelector?: unknown };
+const scalerPeers = (objs: KubeObject[]): Peer[] =>
+  (
+    find(objs, 'NetworkPolicy', 'keda-add-ons-http-scaler-allow-ingress').spec as {
+      ingress: { from: Peer[] }[];
+    }
+  ).ingress[0]?.from ?? [];
+
+test("the scaler's NetworkPolicy admits KEDA from its namespace, or from any namespace when it is not known", () => {
+  const known = scalerPeers(renderAddon(config({}), { owner, kedaNamespace: 'keda' }));
+  assert.deepEqual(known[0], {
+    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'keda' } },
+    podSelector: { matchLabels: { app: 'keda-operator' } },
+  });
+  const unknown = scalerPeers(renderAddon(config({}), { owner }));
+  assert.deepEqual(unknown[0], {
+    namespaceSelector: {},
+    podSelector: { matchLabels: { app: 'keda-operator' } },
+  });
+});
+
+test('keda-http render addon never writes an empty namespace selector; --keda-namespace names KEDA', () => {
+  const render = (...args: string[]): string =>
+    execFileSync(process.execPath, [join(repoRoot, 'bin/keda-http.ts'), 'render', 'addon', ...args], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  const plain = render();
+  assert.doesNotMatch(plain, /kubernetes\.io\/metadata\.name: ""/);
+  const admitted = scalerPeers(parseManifests(plain, 'render addon'));
+  assert.deepEqual(admitted[0]?.namespaceSelector, {});
+  const named = scalerPeers(parseManifests(render('--keda-namespace', 'keda'), 'render addon'));
+  assert.deepEqual(named[0]?.namespaceSelector, { matchLabels: { 'kubernetes.io/metadata.name': 'keda' } });
+  assert.throws(
+    () => render('--keda-namespace', 'Not_Valid'),
+    /--keda-namespace: "Not_Valid" is not a valid namespace name/,
+  );
 });

@@ -2,7 +2,7 @@
 // templates need is computed here, so the templates stay free of logic.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { AddonConfig, RetryPolicy } from '../addon-config.ts';
+import type { AddonConfig, AddonLogLevel, ContainerResources, RetryPolicy } from '../addon-config.ts';
 
 const pkg = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../package.json'), 'utf8')) as {
   version: string;
@@ -42,8 +42,16 @@ export interface AddonValues extends ImageValues {
   names: typeof names;
   commonLabels: Record<string, string>;
   istio: { injection: boolean; injectAnnotation: 'true' | 'false' };
-  /** Where KEDA's operator runs: the scaler only accepts gRPC from there (NetworkPolicy). */
+  /**
+   * Where KEDA's operator runs: the scaler only accepts gRPC from there (NetworkPolicy). Unknown:
+   * KEDA's operator pods in any namespace are admitted (never an empty namespace selector).
+   * Always present (empty when unknown): the templates are compiled strict.
+   */
   kedaNamespace: string;
+  interceptorReplicas: { min: number; max: number };
+  resources: { interceptor: ContainerResources; scaler: ContainerResources; operator: ContainerResources };
+  /** Empty: no LOG_LEVEL is rendered. */
+  logLevel: AddonLogLevel | '';
   /** The Keda object this install belongs to. */
   owner: { namespace: string; name: string };
   /** The three services, for the policies every one of them gets. */
@@ -69,7 +77,10 @@ export function addonValues(config: AddonConfig, opts: AddonValueOptions): Addon
       'kyma-project.io/module': 'keda',
     },
     istio: { injection: config.istioInjection, injectAnnotation: config.istioInjection ? 'true' : 'false' },
-    kedaNamespace: opts.kedaNamespace ?? opts.owner.namespace,
+    kedaNamespace: opts.kedaNamespace ?? '',
+    interceptorReplicas: config.interceptorReplicas,
+    resources: config.resources,
+    logLevel: config.logLevel ?? '',
     owner: opts.owner,
     components: [
       { short: 'interceptor', instance: 'interceptor' },

@@ -17,6 +17,8 @@ const kedaNs = `mgr-keda-${run}`;
 const ns1 = `mgr-addon-a-${run}`;
 const ns2 = `mgr-addon-b-${run}`;
 const appNs = `mgr-app-${run}`;
+const ns3 = `mgr-addon-c-${run}`;
+const kedaOperatorNs = `mgr-keda-operator-${run}`;
 const A = 'keda.kyma-project.io/';
 
 let c: TestCluster;
@@ -131,6 +133,37 @@ async function forceReconcile(tag: string): Promise<void> {
   await new Promise((r) => setTimeout(r, 1500));
 }
 
+/** Waits until the current manager process has reconciled at least `n` times. */
+async function waitReconciles(n: number): Promise<void> {
+  let count: number | string = 0;
+  await eventually(
+    `the manager to reconcile ${n} times`,
+    async () => {
+      count = await reconcileCount().catch(String);
+      return typeof count === 'number' && count >= n ? true : undefined;
+    },
+    { detail: () => `reconciles: ${count}\n${managerLog()}` },
+  );
+}
+
+async function referencesCondition() {
+  const k = await keda();
+  return k?.status?.conditions?.find((x) => x.type === 'AddonReferencesCurrent');
+}
+
+async function eventsAbout(kind: string, namespace: string, name: string, reason: string): Promise<string> {
+  return c.kubectlOk([
+    'get',
+    'events',
+    '-n',
+    namespace,
+    '--field-selector',
+    `involvedObject.kind=${kind},involvedObject.name=${name},reason=${reason}`,
+    '-o',
+    'jsonpath={range .items[*]}{.message}{"\\n"}{end}',
+  ]);
+}
+
 const appYaml = (kind: 'hso' | 'ir', name: string, host: string): string =>
   JSON.stringify(
     kind === 'hso'
@@ -166,7 +199,24 @@ describe('manager', { concurrency: false }, () => {
   before(async () => {
     c = await testCluster();
     client = new KubeClient(c.kc);
-    for (const ns of [kedaNs, appNs]) await c.kubectlOk(['create', 'namespace', ns]);
+    for (const ns of [kedaNs, appNs, kedaOperatorNs]) await c.kubectlOk(['create', 'namespace', ns]);
+    // Where KEDA's operator runs, as the manager finds it when KEDA has no external metrics APIService.
+    await c.kubectlOk(
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'keda-operator', namespace: kedaOperatorNs, labels: { app: 'keda-operator' } },
+        spec: {
+          replicas: 0,
+          selector: { matchLabels: { app: 'keda-operator' } },
+          template: {
+            metadata: { labels: { app: 'keda-operator' } },
+            spec: { containers: [{ name: 'keda-operator', image: 'example.invalid/keda:1' }] },
+          },
+        },
+      }),
+    );
     // Istio starts out absent (an earlier run on a kept cluster may have installed its CRDs).
     await c.kubectlOk([
       'delete',
@@ -214,7 +264,8 @@ describe('manager', { concurrency: false }, () => {
       '-p',
       '{"metadata":{"finalizers":null}}',
     ]);
-    for (const ns of [kedaNs, appNs, ns1, ns2]) await c.kubectl(['delete', 'namespace', ns, '--wait=false']);
+    for (const ns of [kedaNs, appNs, ns1, ns2, ns3, kedaOperatorNs])
+      await c.kubectl(['delete', 'namespace', ns, '--wait=false']);
     installCrds(c.kubeconfigPath);
   });
 
@@ -287,6 +338,22 @@ describe('manager', { concurrency: false }, () => {
     assert.match(events, /HTTPAddonInstalled/);
   });
 
+  test("the scaler's NetworkPolicy admits KEDA's operator from the namespace KEDA runs in", async () => {
+    const apiService = (await client.get(kinds.apiService, '', 'v1beta1.external.metrics.k8s.io')) as
+      (KubeObject & { spec?: { service?: { namespace?: string; name?: string } } }) | undefined;
+    const service = apiService?.spec?.service;
+    const expected = service?.name?.startsWith('keda-') ? service.namespace : kedaOperatorNs;
+    const np = (await client.get(kinds.networkPolicy, ns1, 'keda-add-ons-http-scaler-allow-ingress')) as
+      | (KubeObject & {
+          spec: { ingress: { from: { namespaceSelector?: { matchLabels?: Record<string, string> } }[] }[] };
+        })
+      | undefined;
+    assert.ok(np);
+    assert.deepEqual(np.spec.ingress[0]?.from[0]?.namespaceSelector?.matchLabels, {
+      'kubernetes.io/metadata.name': expected,
+    });
+  });
+
   test('a steady state makes no writes: resourceVersions are unchanged after a full re-apply', async () => {
     const snapshot = async (): Promise<Record<string, string>> => {
       const out = await c.kubectlOk([
@@ -333,6 +400,78 @@ describe('manager', { concurrency: false }, () => {
     );
   });
 
+  test('replica range, resources and log level from annotations; an invalid one changes nothing', async () => {
+    type Container = { resources: { requests?: Record<string, string>; limits?: Record<string, string> } };
+    const interceptorSo = async () =>
+      (await client.get(kinds.scaledObject, ns1, 'keda-add-ons-http-interceptor')) as unknown as {
+        spec: { minReplicaCount: number; maxReplicaCount: number };
+      };
+    const container = async (name: string) =>
+      (await deployment(ns1, name)).spec.template.spec.containers[0] as unknown as Container;
+
+    await annotate(
+      `${A}addon-interceptor-min-replicas=2`,
+      `${A}addon-interceptor-max-replicas=7`,
+      `${A}addon-interceptor-resources=requests.cpu=200m,limits.memory=1500Mi`,
+      `${A}addon-log-level=debug`,
+    );
+    await eventually('the ScaledObject and the Deployments follow the annotations', async () => {
+      const so = await interceptorSo();
+      const c = await container('keda-add-ons-http-interceptor');
+      const scalerEnv =
+        (await deployment(ns1, 'keda-add-ons-http-external-scaler')).spec.template.spec.containers[0]?.env ??
+        [];
+      return so.spec.minReplicaCount === 2 &&
+        so.spec.maxReplicaCount === 7 &&
+        c.resources.requests?.cpu === '200m' &&
+        c.resources.limits?.memory === '1500Mi' &&
+        scalerEnv.find((e) => e.name === 'LOG_LEVEL')?.value === 'debug'
+        ? true
+        : undefined;
+    });
+
+    await annotate(`${A}addon-interceptor-min-replicas=9`);
+    const cond = await waitCondition('HTTPAddonInvalidConfig');
+    assert.match(cond.message, /\(9\) and .*\(7\): the minimum is above the maximum/);
+    await forceReconcile('invalid-range');
+    assert.equal((await interceptorSo()).spec.minReplicaCount, 2, 'nothing changed');
+    await annotate(`${A}addon-interceptor-min-replicas=2`);
+    await waitCondition('HTTPAddonInstalled');
+  });
+
+  test('kubectl set resources on an owned field is reported with Events, then set back', async () => {
+    await c.kubectlOk([
+      'set',
+      'resources',
+      '-n',
+      ns1,
+      'deployment/keda-add-ons-http-interceptor',
+      '--limits=memory=3Gi',
+    ]);
+    const field = 'spec.template.spec.containers[interceptor].resources.limits.memory';
+    const reverted = 'HTTPAddonOwnedFieldReverted';
+    const onDeployment = (): Promise<string> =>
+      eventsAbout('Deployment', ns1, 'keda-add-ons-http-interceptor', reverted);
+    await eventually('an Event on the Deployment naming the field and the annotation', async () =>
+      (await onDeployment()).includes(`${field} was changed to 3Gi`) ? true : undefined,
+    );
+    assert.match(
+      await onDeployment(),
+      /set it back to 1500Mi\. To change it, set the annotation keda\.kyma-project\.io\/addon-interceptor-resources/,
+    );
+    assert.match(
+      await eventsAbout('Keda', kedaNs, 'default', reverted),
+      new RegExp(`Deployment ${ns1}/keda-add-ons-http-interceptor: `),
+    );
+    await eventually("the limit set back to the annotation's value", async () => {
+      const c0 = (await deployment(ns1, 'keda-add-ons-http-interceptor')).spec.template.spec
+        .containers[0] as unknown as {
+        resources: { limits?: Record<string, string> };
+      };
+      return c0.resources.limits?.memory === '1500Mi' ? true : undefined;
+    });
+  });
+
   test('Istio on without Istio installed: a clear error naming the missing kinds', async () => {
     await annotate(`${A}addon-istio-injection=true`);
     await restartManager(); // in the middle of the Istio switch
@@ -375,6 +514,45 @@ describe('manager', { concurrency: false }, () => {
     await c.kubectlOk(['delete', 'interceptorroute', 'api', '-n', appNs]);
     await eventually('EnvoyFilter without the removed host', async () =>
       (await vhosts()).join(',') === 'shop.example.com:443,shop.example.com:80' ? true : undefined,
+    );
+  });
+
+  test('restarts never delete or empty the EnvoyFilter while the route informers catch up', async () => {
+    const seen: string[] = [];
+    const abort = new AbortController();
+    const watching = client
+      .watch<KubeObject & { spec?: { configPatches?: unknown[] } }>(
+        kinds.envoyFilter,
+        { namespace: 'istio-system', fieldSelector: 'metadata.name=keda-add-ons-http-cold-start-retry' },
+        (e) => {
+          if (e.type !== 'BOOKMARK') seen.push(`${e.type}:${e.object.spec?.configPatches?.length ?? 0}`);
+        },
+        abort.signal,
+      )
+      .catch((err: unknown) => seen.push(`watch failed: ${String(err)}`));
+    try {
+      for (let i = 0; i < 2; i++) {
+        await restartManager();
+        // The first pass runs before the route informers have synced; the next ones after.
+        await waitReconciles(2);
+        await waitCondition('HTTPAddonInstalled');
+        await new Promise((r) => setTimeout(r, 6000));
+      }
+      await new Promise((r) => setTimeout(r, 2000));
+    } finally {
+      abort.abort();
+      await watching;
+    }
+    assert.ok(seen.length > 0, 'the watch saw the EnvoyFilter');
+    assert.deepEqual(
+      seen.filter((e) => !/^(ADDED|MODIFIED):2$/.test(e)),
+      [],
+      `every event keeps both patches of shop.example.com: ${seen.join(', ')}`,
+    );
+    assert.equal(
+      (await client.get(kinds.envoyFilter, 'istio-system', 'keda-add-ons-http-cold-start-retry')) !==
+        undefined,
+      true,
     );
   });
 
@@ -432,6 +610,49 @@ describe('manager', { concurrency: false }, () => {
     ]);
   });
 
+  test("objects of the add-on that Kyma's keda-manager manages stop the install with a clear condition", async () => {
+    await c.kubectlOk(['create', 'namespace', ns3]);
+    // As Kyma's keda-manager leaves it: its label, server-side applied under its field manager.
+    await c.kubectlOk(
+      ['apply', '--server-side', '--field-manager=keda-manager', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: {
+          name: 'keda-add-ons-http-operator',
+          namespace: ns3,
+          labels: { 'app.kubernetes.io/managed-by': 'keda-manager' },
+        },
+        spec: {
+          replicas: 0,
+          selector: { matchLabels: { app: 'kyma-operator' } },
+          template: {
+            metadata: { labels: { app: 'kyma-operator' } },
+            spec: { containers: [{ name: 'operator', image: 'example.invalid/kyma:1' }] },
+          },
+        },
+      }),
+    );
+    await annotate(`${A}addon-namespace=${ns3}`);
+    const cond = await waitCondition('HTTPAddonManagedElsewhere');
+    assert.match(
+      cond.message,
+      new RegExp(
+        `Deployment ${ns3}/keda-add-ons-http-operator \\(label app.kubernetes.io/managed-by=keda-manager\\)`,
+      ),
+    );
+    const theirs = await client.get(kinds.deployment, ns3, 'keda-add-ons-http-operator');
+    assert.equal(theirs?.metadata.labels?.['app.kubernetes.io/managed-by'], 'keda-manager', 'not taken over');
+    assert.deepEqual(await addonObjectsIn(ns3), [], 'nothing installed beside it');
+    assert.ok(
+      (await addonObjectsIn(ns1)).includes('Deployment/keda-add-ons-http-interceptor'),
+      'nothing moved',
+    );
+
+    await annotate(`${A}addon-namespace=${ns1}`);
+    await waitCondition('HTTPAddonInstalled', { message: new RegExp(`installed in namespace ${ns1}`) });
+  });
+
   test("moving namespaces (with a manager restart in the middle) leaves the old namespace and users' routes alone", async () => {
     // Unrelated objects that share the old namespace.
     await c.kubectlOk(['create', 'configmap', 'mine', '-n', ns1, '--from-literal=a=b']);
@@ -440,6 +661,40 @@ describe('manager', { concurrency: false }, () => {
     const uid = async (kind: string) =>
       c.kubectlOk(['get', kind, 'mine', '-n', ns1, '-o', 'jsonpath={.metadata.uid}']);
     const uids = { cm: await uid('configmap'), svc: await uid('service'), deploy: await uid('deployment') };
+    // Users' objects pointing at the add-on in its old namespace: reported, never rewritten.
+    const proxy = 'keda-add-ons-http-interceptor-proxy';
+    const scalerAddress = `keda-add-ons-http-external-scaler.${ns1}:9090`;
+    const userObjects = [
+      {
+        apiVersion: 'keda.sh/v1alpha1',
+        kind: 'ScaledObject',
+        metadata: { name: 'mine', namespace: appNs },
+        spec: {
+          scaleTargetRef: { name: 'app' },
+          triggers: [{ type: 'external', metadata: { scalerAddress, host: 'mine.example.com' } }],
+        },
+      },
+      {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'Ingress',
+        metadata: { name: 'mine', namespace: ns1 },
+        spec: { defaultBackend: { service: { name: proxy, port: { number: 8080 } } } },
+      },
+      {
+        apiVersion: 'networking.istio.io/v1beta1',
+        kind: 'VirtualService',
+        metadata: { name: 'mine', namespace: appNs },
+        spec: {
+          hosts: ['mine.example.com'],
+          http: [
+            {
+              route: [{ destination: { host: `${proxy}.${ns1}.svc.cluster.local`, port: { number: 8080 } } }],
+            },
+          ],
+        },
+      },
+    ];
+    for (const o of userObjects) await c.kubectlOk(['apply', '-f', '-'], JSON.stringify(o));
 
     await manager?.stop('SIGKILL');
     await annotate(`${A}addon-namespace=${ns2}`);
@@ -463,6 +718,45 @@ describe('manager', { concurrency: false }, () => {
       "the user's HTTPScaledObject survives",
     );
     assert.equal((await keda())?.metadata.annotations?.[`${A}addon-installed-namespace`], ns2);
+
+    const refs = await eventually('AddonReferencesCurrent naming the stale objects', async () => {
+      const cond = await referencesCondition();
+      return cond?.reason === 'HTTPAddonStaleReferences' ? cond : undefined;
+    });
+    assert.equal(refs.status, 'False');
+    for (const named of [
+      `ScaledObject ${appNs}/mine (scalerAddress ${scalerAddress})`,
+      `Ingress ${ns1}/mine (backend Service ${proxy} in ${ns1})`,
+      `VirtualService ${appNs}/mine (destination host ${proxy}.${ns1}.svc.cluster.local)`,
+    ]) {
+      assert.ok(refs.message.includes(named), `${named} in: ${refs.message}`);
+    }
+    for (const [kind, namespace] of [
+      ['ScaledObject', appNs],
+      ['Ingress', ns1],
+      ['VirtualService', appNs],
+    ] as const) {
+      assert.match(
+        await eventsAbout(kind, namespace, 'mine', 'HTTPAddonStaleReferences'),
+        new RegExp(`does not run in ${ns1} but in ${ns2}`),
+        `an Event on ${kind} ${namespace}/mine`,
+      );
+    }
+    const so = await client.get(kinds.scaledObject, appNs, 'mine');
+    assert.equal(
+      (so?.spec as { triggers: { metadata: { scalerAddress: string } }[] }).triggers[0]?.metadata
+        .scalerAddress,
+      scalerAddress,
+      "the user's ScaledObject is not rewritten",
+    );
+
+    await c.kubectlOk(['delete', 'scaledobject', 'mine', '-n', appNs]);
+    await c.kubectlOk(['delete', 'ingress', 'mine', '-n', ns1]);
+    await c.kubectlOk(['delete', 'virtualservice', 'mine', '-n', appNs]);
+    await annotate('test.example.com/touch=references-fixed');
+    await eventually('AddonReferencesCurrent True once they are gone', async () =>
+      (await referencesCondition())?.status === 'True' ? true : undefined,
+    );
   });
 
   test('a second Keda object is told it is not served', async () => {
