@@ -1,4 +1,4 @@
-// The interceptor's Prometheus metrics, with upstream's names, labels, HELP texts and buckets (§2.12),
+// The interceptor's Prometheus metrics, with upstream's names, labels, HELP texts and buckets,
 // plus held-request metrics for bounded holding and cold-start waits (beyond upstream).
 //
 // The per-request and per-held-request series are kept in plain objects found by one Map lookup (or

@@ -1,4 +1,4 @@
-// The admin server (reference §2.7): /queue for the scaler, /queue/watch (push activation),
+// The admin server: /queue for the scaler, /queue/watch (push activation),
 // /readyz and /livez for the kubelet, with upstream's bodies. Exact paths; anything else is 404.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { listen, type ListeningServer } from '../../shared/http-server.ts';

@@ -1,4 +1,4 @@
-// Which Services have ready endpoints, and where they are (upstream ReadyEndpointsCache, §2.8).
+// Which Services have ready endpoints, and where they are (upstream ReadyEndpointsCache).
 // Updated from EndpointSlices on every change, for the Services whose slices changed only: the
 // others keep their state as it was (the same candidate lists), and only their waiters are looked
 // at. Held requests wait in ready-waiters.ts and are released the moment their Service flips to

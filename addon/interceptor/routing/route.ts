@@ -198,7 +198,7 @@ export function routeFromInterceptorRoute(ir: Json): Route {
   return route;
 }
 
-/** Converts an HTTPScaledObject the way upstream's table build does (reference §2.4). */
+/** Converts an HTTPScaledObject the way upstream's table build does. */
 export function routeFromHTTPScaledObject(so: Json): Route {
   const meta = obj(so['metadata']);
   const namespace = str(meta?.['namespace']) ?? 'default';

@@ -1,4 +1,4 @@
-// The immutable route table (reference §2.4). Built once per change from every route, then only read.
+// The immutable route table. Built once per change from every route, then only read.
 // Lookup cost depends on the request (host labels, path segments), never on how many routes exist:
 // hosts are a Map, paths a segment trie whose nodes mark the prefixes upstream's radix keys mark.
 import type { HeaderMatcher, Route } from './route.ts';
@@ -52,7 +52,7 @@ function newNode(): PathNode {
   return { children: undefined, entries: undefined };
 }
 
-/** Sorts a key's entries the way upstream does (reference §2.4 "Entry ordering"). */
+/** Sorts a key's entries the way upstream does. */
 function compareEntries(a: TableEntry, b: TableEntry): number {
   if (a.headers.length !== b.headers.length) return b.headers.length - a.headers.length;
   if (a.valuedHeaders !== b.valuedHeaders) return b.valuedHeaders - a.valuedHeaders;
