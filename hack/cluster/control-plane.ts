@@ -133,6 +133,12 @@ export class LocalCluster {
 
   /** Builds binaries if missing (with progress), then starts whatever is not running. Idempotent. */
   async up(): Promise<ClusterInfo> {
+    if (process.env.KEDA_HTTP_NO_CONTROL_PLANE === '1') {
+      // `npm run test:unit` sets it: unit tests are the fast part and start no cluster.
+      throw new Error(
+        'KEDA_HTTP_NO_CONTROL_PLANE=1 (npm run test:unit): a test that needs the control plane belongs in tests/integration/',
+      );
+    }
     const t0 = performance.now();
     const v = versions();
     await this.ensureBinaries();
