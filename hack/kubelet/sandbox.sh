@@ -21,7 +21,8 @@ if [ -n "${KUBELET_SANDBOX_MOUNTS:-}" ]; then
   printf '%s\n' "$KUBELET_SANDBOX_MOUNTS" | while IFS="$tab" read -r source target; do
     [ -n "$source" ] || continue
     mkdir -p "$target"
-    mount --bind "$source" "$target"
+    # Recursive: a volume's directory can carry a path bind-mounted into it before (volumes.ts).
+    mount --rbind "$source" "$target"
   done
 fi
 unset KUBELET_SANDBOX_HOSTNAME KUBELET_SANDBOX_HOSTS KUBELET_SANDBOX_MOUNTS
