@@ -1,17 +1,18 @@
 // A process running one informer (ConfigMaps of a namespace) the way the kubelet and the manager
-// run theirs, for informer-stall.test.ts. It prints `{"synced":true}` and then one JSON line per
-// informer event; a line `block <ms>` on stdin busy-waits the event loop that long, as a
-// synchronous child-process build did in the process that also ran the kubelet.
-//   node informer-stall.child.ts <kubeconfig> <namespace>
-import { createInterface } from 'node:readline';
+// run theirs, for informer-stall.test.ts. It prints `{"synced":true}` once the first list is in;
+// two seconds later `{"blocking":true}`, and blocks its event loop for <block-ms> (a busy wait), as
+// a synchronous build did in the process that ran the kubelet; then `{"unblocked":true}`. One JSON
+// line per informer event throughout.
+//   node informer-stall.child.ts <kubeconfig> <namespace> <block-ms>
 import { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject, ResourceKind } from '../../addon/api/meta.ts';
 import { KubeClient } from '../../addon/runtime/client.ts';
 import { Informer } from '../../addon/runtime/informer.ts';
 import { createLogger } from '../../addon/shared/log.ts';
 
-const [kubeconfig, namespace] = process.argv.slice(2);
-if (!kubeconfig || !namespace) throw new Error('usage: informer-stall.child.ts <kubeconfig> <namespace>');
+const [kubeconfig, namespace, blockMs] = process.argv.slice(2);
+if (!kubeconfig || !namespace || !blockMs)
+  throw new Error('usage: informer-stall.child.ts <kubeconfig> <namespace> <block-ms>');
 const configMapKind: ResourceKind = {
   group: '',
   version: 'v1',
@@ -31,11 +32,10 @@ informer.start();
 await informer.synced;
 say({ synced: true });
 
-for await (const line of createInterface({ input: process.stdin })) {
-  const m = /^block (\d+)$/.exec(line.trim());
-  if (!m) continue;
-  const until = Date.now() + Number(m[1]);
+// Two seconds on, its watch is open and quiet: then the event loop is blocked.
+setTimeout(() => {
+  say({ blocking: true });
+  const until = Date.now() + Number(blockMs);
   while (Date.now() < until); // the stall itself: nothing else in this process runs meanwhile
   say({ unblocked: true });
-}
-await informer.stop();
+}, 2_000);
