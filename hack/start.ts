@@ -53,7 +53,7 @@ function stopAll(code: number): void {
 }
 
 /** What the demo prints to try once it is up; tests/e2e/start.test.ts runs them in this order. */
-export function demoCommands(opts: { port: number; kubeconfig: string; stateDir: string }): string[] {
+function demoCommands(opts: { port: number; kubeconfig: string; stateDir: string }): string[] {
   return [
     `curl -i -H 'Host: ${host}' http://127.0.0.1:${opts.port}/      # the interceptor's proxy Service, forwarded`,
     `export KUBECONFIG=${opts.kubeconfig}   # kubectl: ${kubectlPath()}`,
