@@ -57,7 +57,8 @@ function demoCommands(opts: { port: number; kubeconfig: string; stateDir: string
   return [
     `curl -i -H 'Host: ${host}' http://127.0.0.1:${opts.port}/      # the interceptor's proxy Service, forwarded`,
     `export KUBECONFIG=${opts.kubeconfig}   # kubectl: ${kubectlPath()}`,
-    `kubectl get deploy,httpscaledobject,scaledobject -n ${appNs} -w`,
+    `kubectl get deploy,httpscaledobject,scaledobject -n ${appNs}`,
+    `kubectl get deploy demo -n ${appNs} -w   # replicas as they change (-w takes one kind)`,
     `kubectl get keda default -n ${addonNs} -o yaml`,
     `kubectl annotate keda default -n ${addonNs} keda.kyma-project.io/addon-namespace=keda --overwrite   # move it`,
     `logs: ${resolve(opts.stateDir)}/kubelet/pods/*/`,

@@ -10,7 +10,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { after, describe, test } from 'node:test';
+import { after, describe, test, type TestContext } from 'node:test';
 import { kubectlPath } from '../../hack/cluster/control-plane.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
@@ -24,7 +24,8 @@ interface Demo {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function startDemo(port: number): Demo {
+/** Starts `node hack/start.ts`; a test that ends early still stops it (and all it started) first. */
+function startDemo(t: TestContext, port: number): Demo {
   const child = spawn(process.execPath, [join(repoRoot, 'hack/start.ts')], {
     env: { ...process.env, DEMO_CLUSTER_DIR: dir, DEMO_PORT: String(port), DEMO_BURSTS: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -44,6 +45,10 @@ function startDemo(port: number): Demo {
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
     child.once('exit', (code, signal) => r({ code, signal })),
   );
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+    await exit;
+  });
   return {
     child,
     lines,
@@ -102,8 +107,8 @@ async function interruptAndCheck(demo: Demo): Promise<void> {
 describe('npm start', { concurrency: false }, () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  test('Ctrl-C while the control plane starts leaves nothing running', { timeout: 300_000 }, async () => {
-    const demo = startDemo(await freePort());
+  test('Ctrl-C while the control plane starts leaves nothing running', { timeout: 300_000 }, async (t) => {
+    const demo = startDemo(t, await freePort());
     await demo.line(/starting the local control plane/, 120_000);
     await demo.line(/started kube-apiserver/, 60_000);
     await interruptAndCheck(demo);
@@ -112,8 +117,8 @@ describe('npm start', { concurrency: false }, () => {
   test(
     'Ctrl-C while KEDA is installed (kubelet and pods running) leaves nothing running',
     { timeout: 300_000 },
-    async () => {
-      const demo = startDemo(await freePort());
+    async (t) => {
+      const demo = startDemo(t, await freePort());
       await demo.line(/installing KEDA/, 180_000);
       await new Promise((r) => setTimeout(r, 5_000)); // KEDA's pods are starting
       await interruptAndCheck(demo);
@@ -123,9 +128,9 @@ describe('npm start', { concurrency: false }, () => {
   test(
     'every printed command works after every other, then Ctrl-C stops everything',
     { timeout: 900_000 },
-    async () => {
+    async (t) => {
       const port = await freePort();
-      const demo = startDemo(port);
+      const demo = startDemo(t, port);
       await demo.line(/Ctrl-C stops everything this command started/, 600_000);
       const start = demo.lines.findIndex((l) => l.includes('the system is up. Try:'));
       const printed = demo.lines
