@@ -174,10 +174,29 @@ describe('npm start', { concurrency: false }, () => {
         }
         assert.fail(`after \`${after}\` the printed curl no longer answers 200: ${last.out.slice(0, 500)}`);
       };
+      /** The move is done: installed in `ns`, and no interceptor left where it was. */
+      const movedTo = async (ns: string): Promise<void> => {
+        const deadline = Date.now() + 240_000;
+        for (;;) {
+          const status = sh(
+            `kubectl get keda default -n kyma-system -o 'jsonpath={.status.conditions[?(@.type=="AddonInstalled")].status} {.status.conditions[?(@.type=="AddonInstalled")].message}'`,
+          ).out;
+          const old = sh(
+            'kubectl get deploy keda-add-ons-http-interceptor -n kyma-system --ignore-not-found -o name',
+          ).out;
+          if (status.startsWith('True ') && status.trim().endsWith(`namespace ${ns}`) && old.trim() === '')
+            return;
+          if (Date.now() > deadline)
+            assert.fail(`the add-on did not finish moving to ${ns}: ${status} ${old}`);
+          await new Promise((r) => setTimeout(r, 2_000));
+        }
+      };
       try {
         for (const cmd of printed) {
           const r = sh(cmd);
           assert.equal(r.status, 0, `\`${cmd}\` failed: ${r.out.slice(-1000)}`);
+          const moved = /addon-namespace=(\S+)/.exec(cmd)?.[1];
+          if (moved) await movedTo(moved);
           await curlWorks(cmd);
         }
       } finally {
