@@ -66,6 +66,22 @@ wrapper() {
   echo "$dir"
 }
 
+# Kubernetes' own release builds stamp the version into two packages (hack/lib/version.sh in the
+# kubernetes repository); without it `kubectl version` reports v0.0.0-master+$Format:%H$ for both the
+# client and the server. Built from the released module, the tree is clean; the commit is unknown.
+k8s_ldflags() {
+  local version=${1#v} major minor
+  major=${version%%.*}
+  minor=${version#*.}
+  minor=${minor%%.*}
+  local flags=() pkg
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags+=("-X '$pkg.gitVersion=$1'" "-X '$pkg.gitMajor=$major'" "-X '$pkg.gitMinor=$minor'"
+      "-X '$pkg.gitCommit='" "-X '$pkg.gitTreeState=clean'" "-X '$pkg.buildDate=$2'")
+  done
+  echo "${flags[*]}"
+}
+
 build_k8s() {
   local name=$1 out="$bin/$1-$KUBERNETES_VERSION"
   if [ -x "$out" ]; then step "$name $KUBERNETES_VERSION cached at $out"; return; fi
@@ -74,7 +90,9 @@ build_k8s() {
     "k8s.io/kubernetes/cmd/kube-apiserver@$KUBERNETES_VERSION" "k8s.io/kubernetes/cmd/kube-controller-manager@$KUBERNETES_VERSION" \
     "k8s.io/kubernetes/cmd/kubectl@$KUBERNETES_VERSION")
   step "building $name $KUBERNETES_VERSION (first build takes several minutes on 2 cores)"
-  timed "$name" bash -c "cd '$dir' && go build -o '$out.tmp' k8s.io/kubernetes/cmd/$name && mv '$out.tmp' '$out'"
+  local ldflags
+  ldflags=$(k8s_ldflags "$KUBERNETES_VERSION" "$(date -u +%Y-%m-%dT%H:%M:%SZ)")
+  timed "$name" bash -c "cd '$dir' && go build -ldflags \"\$0\" -o '$out.tmp' k8s.io/kubernetes/cmd/$name && mv '$out.tmp' '$out'" "$ldflags"
 }
 
 build_etcd() {
@@ -148,6 +166,12 @@ build_h2spec() {
   step "building h2spec $H2SPEC_VERSION"
   timed h2spec bash -c "cd '$dir' && go build -o '$out.tmp' github.com/summerwind/h2spec/cmd/h2spec && mv '$out.tmp' '$out'"
 }
+
+# The flags alone, for hack/build-binaries.test.ts: hack/build-binaries.sh --print-k8s-ldflags VERSION DATE
+if [ "${1:-}" = --print-k8s-ldflags ]; then
+  k8s_ldflags "$2" "$3"
+  exit 0
+fi
 
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(etcd kube-apiserver kube-controller-manager kubectl)

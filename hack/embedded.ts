@@ -43,31 +43,42 @@ export function kubectlFor(kubeconfig: string) {
     });
 }
 
-/** Brings everything up in `dir` (default `.cache/local-cluster`); the manager is started, not enabled. */
+/**
+ * Brings everything up in `dir` (default `.cache/local-cluster`); the manager is started, not
+ * enabled. When `signal` aborts (Ctrl-C during start-up), it stops what it has started so far (the
+ * builds, the control plane, the kubelet and its pods) and rejects with the abort reason.
+ */
 export async function startEmbedded(
-  opts: { dir?: string; progress?: Progress; kedaNamespace?: string } = {},
+  opts: { dir?: string; progress?: Progress; kedaNamespace?: string; signal?: AbortSignal } = {},
 ): Promise<Embedded> {
   const progress = opts.progress ?? (() => undefined);
+  const signal = opts.signal ?? new AbortController().signal;
   const cluster = new LocalCluster(opts.dir);
   const stops: (() => Promise<void>)[] = [];
   try {
     // Every build runs before anything that must stay responsive (the kubelet, the manager) starts.
     if (!cluster.binariesCached())
       progress('building the local control plane from source (first run only: several minutes)');
-    await cluster.ensureBinaries();
+    await cluster.ensureBinaries(signal);
     if (!kedaBinariesCached())
       progress('building KEDA from source (first run only: 15-25 minutes on 2 cores)');
-    await ensureKedaBinaries();
+    await ensureKedaBinaries(signal);
+    signal.throwIfAborted();
     progress('starting the local control plane');
-    await cluster.up();
+    // Registered before up() returns: a control plane stopped half-way up is stopped all the same.
+    stops.push(() => cluster.down());
+    await cluster.up({ signal });
+    signal.throwIfAborted();
     const kubeconfig = cluster.kubeconfigPath;
     const kubectl = kubectlFor(kubeconfig);
     installCrds(kubeconfig);
     progress('starting the process kubelet (pods run as local processes)');
     const kubelet = await startKubelet({ kubeconfig, stateDir: cluster.dir });
     stops.push(() => kubelet.stop());
+    signal.throwIfAborted();
     progress('installing KEDA');
-    await installKeda({ kubeconfig });
+    await installKeda({ kubeconfig, signal });
+    signal.throwIfAborted();
 
     progress('starting the manager (keda-http manager)');
     const ns = opts.kedaNamespace ?? addonNamespaceDefault;
@@ -92,6 +103,7 @@ export async function startEmbedded(
         '--metrics-bind-address=0',
         '--health-probe-bind-address=0',
       ]);
+    signal.throwIfAborted();
     const embedded: Embedded = {
       cluster,
       kubeconfig,
@@ -104,16 +116,41 @@ export async function startEmbedded(
       },
       async stop(stopOpts = {}) {
         await embedded.manager.stop();
-        for (const s of stops.reverse()) await s().catch(() => undefined);
+        await kubelet.stop().catch(() => undefined);
         await cluster.down(stopOpts);
       },
     };
     return embedded;
   } catch (err) {
     for (const s of stops.reverse()) await s().catch(() => undefined);
-    await cluster.down();
     throw err;
   }
+}
+
+/**
+ * The namespace the add-on is installed in now: the manager's `addon-installed-namespace`
+ * annotation on the Keda object, else the requested `addon-namespace`, else the default. Read at
+ * each use, so what follows the add-on (the demo's port forward) follows it across a namespace move.
+ */
+export async function installedAddonNamespace(
+  e: Pick<Embedded, 'kubectl'>,
+  kedaNamespace = addonNamespaceDefault,
+): Promise<string> {
+  const out = await e.kubectl([
+    'get',
+    'keda',
+    'default',
+    '-n',
+    kedaNamespace,
+    '-o',
+    'jsonpath={.metadata.annotations}',
+  ]);
+  const a = (out ? JSON.parse(out) : {}) as Record<string, string>;
+  return (
+    a['keda.kyma-project.io/addon-installed-namespace'] ??
+    a['keda.kyma-project.io/addon-namespace'] ??
+    addonNamespaceDefault
+  );
 }
 
 export interface Condition {
@@ -288,15 +325,24 @@ export async function burst(
   };
 }
 
-/** Forwards a localhost port to a Service address, like `kubectl port-forward`. */
+type ForwardTarget = { host: string; port: number } | undefined;
+
+/**
+ * Forwards a localhost port to a Service address, like `kubectl port-forward`. `target` is asked
+ * at each connection (the client's bytes wait meanwhile), so the forward follows a Service that
+ * moves; a connection is closed when it names none.
+ */
 export function forwardPort(
   localPort: number,
-  target: () => { host: string; port: number } | undefined,
+  target: () => ForwardTarget | Promise<ForwardTarget>,
 ): net.Server {
   return net
-    .createServer((client) => {
-      const t = target();
-      if (!t) {
+    .createServer(async (client) => {
+      client.on('error', () => client.destroy());
+      const t = await Promise.resolve()
+        .then(target)
+        .catch(() => undefined);
+      if (!t || client.destroyed) {
         client.destroy();
         return;
       }

@@ -40,12 +40,12 @@ export function kedaBinariesCached(): boolean {
  * runs as a child process and this only awaits it: a caller that also runs the process kubelet or
  * an informer keeps its event loop (a blocking build of 15-25 minutes starved their API clients).
  */
-export async function ensureKedaBinaries(): Promise<void> {
+export async function ensureKedaBinaries(signal?: AbortSignal): Promise<void> {
   if (kedaBinariesCached()) return;
   log(
     `building KEDA ${versions().KEDA_VERSION} from its Go module (first run only; about 15-25 minutes on 2 cores)`,
   );
-  await buildBinaries(['keda-operator', 'keda-adapter']);
+  await buildBinaries(['keda-operator', 'keda-adapter'], signal);
 }
 
 type Doc = Record<string, unknown> & {
@@ -82,13 +82,16 @@ export function kedaManifests(): string {
   return docs.map((d) => JSON.stringify(d)).join('\n---\n');
 }
 
-/** Async on purpose: the kubelet that runs KEDA's pods usually lives in the same process. */
-function kubectl(kubeconfig: string, args: string[], input?: string): Promise<string> {
+/**
+ * Async on purpose: the kubelet that runs KEDA's pods usually lives in the same process. An abort
+ * of `signal` kills kubectl (a `kubectl wait` can take minutes).
+ */
+function kubectl(kubeconfig: string, args: string[], input?: string, signal?: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = execFile(
       kubectlPath(),
       ['--kubeconfig', kubeconfig, ...args],
-      { maxBuffer: 16 * 1024 * 1024 },
+      { maxBuffer: 16 * 1024 * 1024, signal },
       (err, stdout, stderr) => {
         if (err) reject(new Error(`kubectl ${args.join(' ')} failed: ${stderr.trim() || err.message}`));
         else resolve(stdout);
@@ -141,30 +144,49 @@ export interface KedaInstallation {
 export async function installKeda(opts: {
   kubeconfig: string;
   timeoutSeconds?: number;
+  /** Stops waiting (and the kubectl it runs) when aborted; rejects with the abort reason. */
+  signal?: AbortSignal;
 }): Promise<KedaInstallation> {
   const t0 = performance.now();
-  await ensureKedaBinaries();
+  const signal = opts.signal;
+  await ensureKedaBinaries(signal);
   installCrds(opts.kubeconfig);
   const manifests = kedaManifests();
-  await kubectl(opts.kubeconfig, ['apply', '--server-side', '--force-conflicts', '-f', '-'], manifests);
+  await kubectl(
+    opts.kubeconfig,
+    ['apply', '--server-side', '--force-conflicts', '-f', '-'],
+    manifests,
+    signal,
+  );
   const timeout = `${opts.timeoutSeconds ?? 180}s`;
   try {
-    await kubectl(opts.kubeconfig, [
-      'wait',
-      '-n',
-      kedaNamespace,
-      '--for=condition=Available',
-      `--timeout=${timeout}`,
-      'deployment/keda-operator',
-      'deployment/keda-metrics-apiserver',
-    ]);
-    await kubectl(opts.kubeconfig, [
-      'wait',
-      '--for=condition=Available',
-      `--timeout=${timeout}`,
-      'apiservice/v1beta1.external.metrics.k8s.io',
-    ]);
+    await kubectl(
+      opts.kubeconfig,
+      [
+        'wait',
+        '-n',
+        kedaNamespace,
+        '--for=condition=Available',
+        `--timeout=${timeout}`,
+        'deployment/keda-operator',
+        'deployment/keda-metrics-apiserver',
+      ],
+      undefined,
+      signal,
+    );
+    await kubectl(
+      opts.kubeconfig,
+      [
+        'wait',
+        '--for=condition=Available',
+        `--timeout=${timeout}`,
+        'apiservice/v1beta1.external.metrics.k8s.io',
+      ],
+      undefined,
+      signal,
+    );
   } catch (err) {
+    signal?.throwIfAborted();
     const pods = await kubectl(opts.kubeconfig, ['get', 'pods', '-n', kedaNamespace, '-o', 'wide']).catch(
       (e: unknown) => String(e),
     );

@@ -74,13 +74,46 @@ export function resourcePath(
   return p;
 }
 
+export interface KubeClientOptions {
+  /**
+   * A request other than a watch that has not been answered in full after this long fails (a
+   * transport error), and its connection pool is replaced. Default 60 s.
+   */
+  requestTimeoutMs?: number;
+  /** A watch whose response headers have not come after this long fails. Default 30 s. */
+  watchOpenTimeoutMs?: number;
+}
+
+/** A connection pool and when it was made (resetConnections compares against it). */
+interface Pool {
+  dispatcher: Dispatcher | undefined;
+  createdAt: number;
+}
+
 export class KubeClient {
   readonly kubeConfig: KubeConfig;
-  #dispatcher: Dispatcher | undefined;
-  #dispatcherKnown = false;
+  readonly #requestTimeoutMs: number;
+  readonly #watchOpenTimeoutMs: number;
+  #pool: Pool | undefined;
 
-  constructor(kubeConfig: KubeConfig) {
+  constructor(kubeConfig: KubeConfig, opts: KubeClientOptions = {}) {
     this.kubeConfig = kubeConfig;
+    this.#requestTimeoutMs = opts.requestTimeoutMs ?? 60_000;
+    this.#watchOpenTimeoutMs = opts.watchOpenTimeoutMs ?? 30_000;
+  }
+
+  /**
+   * Drops the shared connection pool (its requests in flight fail) when it was made at or before
+   * `madeBefore` (default: now), so later requests open new connections. After the process's event
+   * loop was starved for longer than the API server's and the kernel's timeouts, pooled connections
+   * may be dead without anything having noticed; every informer that saw the same stall asks with
+   * the time the stall began, and only the first one replaces the pool.
+   */
+  resetConnections(madeBefore = Date.now()): void {
+    const pool = this.#pool;
+    if (!pool || pool.createdAt > madeBefore) return;
+    this.#pool = undefined;
+    void pool.dispatcher?.destroy().catch(() => undefined);
   }
 
   async get<T extends KubeObject>(
@@ -189,17 +222,54 @@ export class KubeClient {
     signal: AbortSignal,
     onData: () => void = () => undefined,
   ): Promise<void> {
-    const res = await this.#send('GET', resourcePath(kind, opts.namespace), {
-      query: {
-        watch: true,
-        allowWatchBookmarks: true,
-        resourceVersion: opts.resourceVersion,
-        labelSelector: opts.labelSelector,
-        fieldSelector: opts.fieldSelector,
-        timeoutSeconds: opts.timeoutSeconds,
-      },
-      signal,
-    });
+    // Each watch has a connection of its own, closed when the watch ends: a watch that failed
+    // leaves nothing behind that a later request could be queued on, and a retry always dials anew.
+    let dispatcher: Dispatcher | undefined;
+    const opening = new AbortController();
+    const openTimer = setTimeout(
+      () => opening.abort(new Error(`no response headers in ${this.#watchOpenTimeoutMs} ms`)),
+      this.#watchOpenTimeoutMs,
+    );
+    let res: Awaited<ReturnType<typeof fetch>>;
+    try {
+      ({ res } = await this.#send('GET', resourcePath(kind, opts.namespace), {
+        query: {
+          watch: true,
+          allowWatchBookmarks: true,
+          resourceVersion: opts.resourceVersion,
+          labelSelector: opts.labelSelector,
+          fieldSelector: opts.fieldSelector,
+          timeoutSeconds: opts.timeoutSeconds,
+        },
+        signal: AbortSignal.any([signal, opening.signal]),
+        ownConnection: (d) => (dispatcher = d),
+      }));
+    } catch (err) {
+      void dispatcher?.destroy().catch(() => undefined);
+      if (opening.signal.aborted && !signal.aborted) {
+        throw new ApiError(
+          0,
+          'Timeout',
+          `watch ${resourcePath(kind, opts.namespace)}: ${String(opening.signal.reason)}`,
+        );
+      }
+      throw err;
+    } finally {
+      clearTimeout(openTimer);
+    }
+    try {
+      await this.#readWatch(res, onEvent, signal, onData);
+    } finally {
+      void dispatcher?.destroy().catch(() => undefined);
+    }
+  }
+
+  async #readWatch<T extends KubeObject>(
+    res: Awaited<ReturnType<typeof fetch>>,
+    onEvent: (event: WatchEvent<T>) => void,
+    signal: AbortSignal,
+    onData: () => void,
+  ): Promise<void> {
     if (!res.body) return;
     const decoder = new TextDecoder();
     let buffered = '';
@@ -237,16 +307,48 @@ export class KubeClient {
     path: string,
     opts: { query?: Query; body?: unknown; contentType?: string } = {},
   ): Promise<T> {
-    const res = await this.#send(method, path, opts);
-    const text = await res.text();
+    const timeout = AbortSignal.timeout(this.#requestTimeoutMs);
+    const { res, pool } = await this.#send(method, path, { ...opts, signal: timeout });
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      throw this.#transportError(method, path, err, pool, timeout);
+    }
     return (text === '' ? undefined : JSON.parse(text)) as T;
+  }
+
+  /** A request that got no (complete) answer; its pool is replaced, as its connection may be dead. */
+  #transportError(
+    method: string,
+    path: string,
+    err: unknown,
+    pool: Pool | undefined,
+    timeout?: AbortSignal,
+  ): ApiError {
+    // Only the pool this request used: another may have replaced it meanwhile.
+    if (pool && this.#pool === pool) this.resetConnections(pool.createdAt);
+    const timedOut = timeout?.aborted === true;
+    return new ApiError(
+      0,
+      timedOut ? 'Timeout' : 'TransportError',
+      `${method} ${path}: ${timedOut ? `no answer in ${this.#requestTimeoutMs} ms` : (err as Error).message}`,
+      err,
+    );
   }
 
   async #send(
     method: string,
     path: string,
-    opts: { query?: Query; body?: unknown; contentType?: string; signal?: AbortSignal },
-  ): Promise<Awaited<ReturnType<typeof fetch>>> {
+    opts: {
+      query?: Query;
+      body?: unknown;
+      contentType?: string;
+      signal?: AbortSignal;
+      /** Use a connection pool of its own (handed to the caller, who destroys it) instead of the shared one. */
+      ownConnection?: (dispatcher: Dispatcher | undefined) => void;
+    },
+  ): Promise<{ res: Awaited<ReturnType<typeof fetch>>; pool?: Pool }> {
     const cluster = this.kubeConfig.getCurrentCluster();
     if (!cluster) throw new ApiError(0, 'NoCluster', 'the kubeconfig has no current cluster');
     const url = new URL(cluster.server.replace(/\/$/, '') + path);
@@ -254,10 +356,15 @@ export class KubeClient {
       if (v !== undefined) url.searchParams.set(k, String(v));
     const ctx = new RequestContext(url.toString(), method as HttpMethod);
     await this.kubeConfig.applySecurityAuthentication(ctx);
-    // client-node builds a fresh connection pool per call; keep the first one so connections are reused.
-    if (!this.#dispatcherKnown) {
-      this.#dispatcher = ctx.getDispatcher();
-      this.#dispatcherKnown = true;
+    // client-node builds a fresh connection pool per call; keep one so connections are reused.
+    let dispatcher: Dispatcher | undefined;
+    let pool: Pool | undefined;
+    if (opts.ownConnection) {
+      dispatcher = ctx.getDispatcher();
+      opts.ownConnection(dispatcher);
+    } else {
+      pool = this.#pool ??= { dispatcher: ctx.getDispatcher(), createdAt: Date.now() };
+      dispatcher = pool.dispatcher;
     }
     const headers = ctx.getHeaders() as unknown as Record<string, string>;
     headers.accept = 'application/json';
@@ -268,14 +375,17 @@ export class KubeClient {
         method,
         headers,
         body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-        dispatcher: this.#dispatcher,
+        dispatcher,
         signal: opts.signal,
       });
     } catch (err) {
-      if (opts.signal?.aborted) throw err;
-      throw new ApiError(0, 'TransportError', `${method} ${path}: ${(err as Error).message}`, err);
+      if (opts.ownConnection) {
+        if (opts.signal?.aborted) throw err;
+        throw new ApiError(0, 'TransportError', `${method} ${path}: ${(err as Error).message}`, err);
+      }
+      throw this.#transportError(method, path, err, pool, opts.signal);
     }
-    if (res.status >= 200 && res.status < 300) return res;
+    if (res.status >= 200 && res.status < 300) return { res, pool };
     const text = await res.text().catch(() => '');
     let status: { reason?: string; message?: string } = {};
     try {
@@ -293,9 +403,8 @@ export class KubeClient {
 
   /** Closes pooled connections; safe to call more than once. */
   async close(): Promise<void> {
-    const d = this.#dispatcher;
-    this.#dispatcher = undefined;
-    this.#dispatcherKnown = false;
-    await d?.close();
+    const pool = this.#pool;
+    this.#pool = undefined;
+    await pool?.dispatcher?.close();
   }
 }

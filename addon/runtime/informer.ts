@@ -33,6 +33,13 @@ export interface InformerOptions {
   silenceTimeoutMs?: number;
   /** Server-side watch timeout, so the server closes streams regularly. Default 5 minutes. */
   watchTimeoutSeconds?: number;
+  /**
+   * The event loop counts as stalled when the watchdog's tick comes this much later than due
+   * (a synchronous build, a long GC, a suspended process). Connections may have died meanwhile and
+   * the watch window may be gone, so the informer replaces the client's pooled connections and
+   * relists. Default 15 s.
+   */
+  stallMs?: number;
   /** Backoff after a failed list or watch: doubles from min to max. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -72,6 +79,7 @@ export class Informer<T extends KubeObject = KubeObject> {
       resyncPeriodMs: 600_000,
       silenceTimeoutMs: 360_000,
       watchTimeoutSeconds: 300,
+      stallMs: 15_000,
       minBackoffMs: 500,
       maxBackoffMs: 30_000,
       ...opts,
@@ -197,15 +205,20 @@ export class Informer<T extends KubeObject = KubeObject> {
     signal.addEventListener('abort', onAbort);
     this.#lastActivity = Date.now();
     let silent = false;
-    const watchdog = setInterval(
-      () => {
-        if (Date.now() - this.#lastActivity > this.#opts.silenceTimeoutMs) {
-          silent = true;
-          watch.abort();
-        }
-      },
-      Math.max(50, Math.min(this.#opts.silenceTimeoutMs / 4, 10_000)),
-    );
+    let stalledSince: number | undefined;
+    const tickMs = Math.max(50, Math.min(this.#opts.silenceTimeoutMs / 4, 10_000));
+    let lastTick = Date.now();
+    const watchdog = setInterval(() => {
+      const now = Date.now();
+      if (now - lastTick > tickMs + this.#opts.stallMs) {
+        stalledSince = lastTick;
+        watch.abort();
+      } else if (now - this.#lastActivity > this.#opts.silenceTimeoutMs) {
+        silent = true;
+        watch.abort();
+      }
+      lastTick = now;
+    }, tickMs);
     watchdog.unref();
     try {
       await this.#client.watch<T>(
@@ -232,15 +245,29 @@ export class Informer<T extends KubeObject = KubeObject> {
         watch.signal,
         () => (this.#lastActivity = Date.now()),
       );
+    } catch (err) {
+      // Aborted by this informer (watchdog, stall, restartWatch) before the response came: that
+      // is a restart like any other, not a failure. Anything else is the loop's to retry.
+      if (!watch.signal.aborted || signal.aborted) throw err;
     } finally {
       clearInterval(watchdog);
       signal.removeEventListener('abort', onAbort);
       this.#currentWatch = undefined;
     }
-    if (silent || (watch.signal.aborted && !signal.aborted)) {
-      this.#watchRestarts++;
-      this.#opts.metrics?.watchRestarts.inc({ kind: this.kind.kind });
-      this.#opts.log?.info('watch went silent or was restarted; re-watching', { kind: this.kind.kind });
+    if (signal.aborted || !watch.signal.aborted) return;
+    this.#watchRestarts++;
+    this.#opts.metrics?.watchRestarts.inc({ kind: this.kind.kind });
+    if (stalledSince !== undefined) {
+      this.#client.resetConnections(stalledSince);
+      this.#resourceVersion = '';
+      this.#opts.log?.warn('the event loop was blocked; re-listing over new connections', {
+        kind: this.kind.kind,
+        blockedMs: Date.now() - stalledSince,
+      });
+    } else {
+      this.#opts.log?.info(silent ? 'watch went silent; re-watching' : 'watch was restarted; re-watching', {
+        kind: this.kind.kind,
+      });
     }
   }
 

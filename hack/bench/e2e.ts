@@ -44,6 +44,7 @@ import { fixedRate, round, wrkAsync } from './interceptor-lib.ts';
 import { report } from './report.ts';
 import { UPSTREAM_PORTS, upstreamAddon } from './upstream-manifests.ts';
 import { renderColdStartChart } from './chart.ts';
+import { ensureSystemPackages } from '../system-packages.ts';
 
 const samples = Number(process.env.BENCH_E2E_SAMPLES ?? 10);
 const startupDelayMs = Number(process.env.BENCH_E2E_STARTUP_DELAY_MS ?? 1000);
@@ -317,6 +318,9 @@ const worst = (xs: number[]): number => Math.max(...xs.filter((x) => !Number.isN
 const ms = (n: number): string => (Number.isNaN(n) ? '-' : `${round(n)}`);
 
 async function main(): Promise<void> {
+  // Before the long part: wrk, taskset and Chromium (the chart) are there or installed, and the
+  // upstream binaries are built.
+  ensureSystemPackages('bench');
   for (const c of ['interceptor', 'scaler', 'operator'] as const) upstreamBinary(c);
   const e = await startEmbedded({
     dir: resolve(import.meta.dirname, '../../.cache/bench-e2e-cluster'),
@@ -398,18 +402,6 @@ async function main(): Promise<void> {
       `p99 at ${fixedRps} req/s no worse than upstream: ${p99Ours <= p99Up ? 'met' : 'MISSED'} (${round(p99Ours, 1)} ms vs ${round(p99Up, 1)} ms)`,
     ];
 
-    await renderColdStartChart({
-      path: chartPath,
-      title: 'Cold start from zero replicas: one request, request sent to response',
-      subtitle: `${samples} samples each, alternating; app start-up delay ${startupDelayMs} ms; same KEDA ${versions().KEDA_VERSION}`,
-      series: addons.map((a) => ({
-        label: a.label,
-        samplesMs: cold.get(a)!.map((s) => s.totalMs),
-        addonShareMs: cold.get(a)!.map((s) => s.addonShareMs),
-      })),
-    });
-    say(`chart written to ${chartPath}`);
-
     await report({
       name: 'e2e',
       title: 'End to end: cold start and warm overhead, this add-on vs upstream, same cluster and KEDA',
@@ -465,6 +457,18 @@ async function main(): Promise<void> {
         chart: join('docs/images', chartPath.split('/').pop()!),
       },
     });
+    // The results are printed and written first: a chart that cannot be drawn loses none of them.
+    await renderColdStartChart({
+      path: chartPath,
+      title: 'Cold start from zero replicas: one request, request sent to response',
+      subtitle: `${samples} samples each, alternating; app start-up delay ${startupDelayMs} ms; same KEDA ${versions().KEDA_VERSION}`,
+      series: addons.map((a) => ({
+        label: a.label,
+        samplesMs: cold.get(a)!.map((s) => s.totalMs),
+        addonShareMs: cold.get(a)!.map((s) => s.addonShareMs),
+      })),
+    });
+    say(`chart written to ${chartPath}`);
   } finally {
     marks?.stop();
     say('stopping everything this benchmark started');

@@ -10,6 +10,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { cpuSeconds, median, nodeBin, round, startPinned, wrk, oneRouteFile } from './interceptor-lib.ts';
+import { ensureSystemPackages } from '../system-packages.ts';
+
+// Before anything long: wrk and taskset (and the rest) are there, or installed, or it stops here.
+ensureSystemPackages('bench');
 
 const here = new URL('.', import.meta.url).pathname;
 const repo = new URL('../../', import.meta.url).pathname;

@@ -6,6 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { report } from './report.ts';
 import { nodeBin, round, startPinned, wrk, type WrkResult, oneRouteFile } from './interceptor-lib.ts';
+import { ensureSystemPackages } from '../system-packages.ts';
+
+// Before anything long: wrk and taskset (and the rest) are there, or installed, or it stops here.
+ensureSystemPackages('bench');
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 8);
 const here = new URL('.', import.meta.url).pathname;

@@ -30,6 +30,10 @@ import {
   waitFor,
   wrk,
 } from './interceptor-lib.ts';
+import { ensureSystemPackages } from '../system-packages.ts';
+
+// Before anything long: wrk and taskset (and the rest) are there, or installed, or it stops here.
+ensureSystemPackages('bench');
 
 const here = new URL('.', import.meta.url).pathname;
 const repo = new URL('../../', import.meta.url).pathname;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serviceCidrFor } from './control-plane.ts';
+import { LocalCluster, serviceCidrFor } from './control-plane.ts';
 
 // The clusters this project starts, some of them at the same time on one machine (a test suite
 // while the demo or a benchmark runs): their Service ranges must differ, or the process kubelets
@@ -31,4 +31,15 @@ test('a cluster keeps its range wherever the checkout lives (by the directory na
     serviceCidrFor('/tmp/clone/.cache/test-cluster'),
   );
   assert.notEqual(serviceCidrFor('/x/.cache/test-cluster'), serviceCidrFor('/x/.cache/e2e-cluster'));
+});
+
+test('with KEDA_HTTP_NO_CONTROL_PLANE=1 (npm run test:unit) no control plane starts', async () => {
+  const before = process.env.KEDA_HTTP_NO_CONTROL_PLANE;
+  process.env.KEDA_HTTP_NO_CONTROL_PLANE = '1';
+  try {
+    await assert.rejects(new LocalCluster('/nonexistent/cluster').up(), /belongs in tests\/integration/);
+  } finally {
+    if (before === undefined) delete process.env.KEDA_HTTP_NO_CONTROL_PLANE;
+    else process.env.KEDA_HTTP_NO_CONTROL_PLANE = before;
+  }
 });

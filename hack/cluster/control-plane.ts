@@ -132,11 +132,23 @@ export class LocalCluster {
     return join(this.dir, 'kubeconfig');
   }
 
-  /** Builds binaries if missing (with progress), then starts whatever is not running. Idempotent. */
-  async up(): Promise<ClusterInfo> {
+  /**
+   * Builds binaries if missing (with progress), then starts whatever is not running. Idempotent.
+   * When `signal` aborts, it stops waiting and rejects; what it started is in the state file, so
+   * down() stops it.
+   */
+  async up(opts: { signal?: AbortSignal } = {}): Promise<ClusterInfo> {
+    const signal = opts.signal;
+    if (process.env.KEDA_HTTP_NO_CONTROL_PLANE === '1') {
+      // `npm run test:unit` sets it: unit tests are the fast part and start no cluster.
+      throw new Error(
+        'KEDA_HTTP_NO_CONTROL_PLANE=1 (npm run test:unit): a test that needs the control plane belongs in tests/integration/',
+      );
+    }
     const t0 = performance.now();
     const v = versions();
-    await this.ensureBinaries();
+    await this.ensureBinaries(signal);
+    signal?.throwIfAborted();
     mkdirSync(this.dir, { recursive: true });
     const pki = ensurePki(join(this.dir, 'pki'));
     const state = await this.#loadOrAllocate();
@@ -148,11 +160,13 @@ export class LocalCluster {
       return { dir: this.dir, kubeconfigPath: this.kubeconfigPath, server, pki };
     }
     await this.#start('etcd', state, pki, v);
-    await this.#waitEtcd(state);
+    await this.#waitEtcd(state, signal);
+    signal?.throwIfAborted();
     await this.#start('kube-apiserver', state, pki, v);
-    await this.#waitReady(pki, server, 'kube-apiserver');
+    await this.#waitReady(pki, server, 'kube-apiserver', signal);
+    signal?.throwIfAborted();
     await this.#start('kube-controller-manager', state, pki, v);
-    await this.#waitDefaultServiceAccount();
+    await this.#waitDefaultServiceAccount(signal);
     log(`up in ${((performance.now() - t0) / 1000).toFixed(1)}s at ${server}`);
     log(`${kubectlPath()} --kubeconfig ${this.kubeconfigPath} get ns`);
     return { dir: this.dir, kubeconfigPath: this.kubeconfigPath, server, pki };
@@ -202,12 +216,12 @@ export class LocalCluster {
    * Builds the control plane's binaries when missing. The build is a child process that this only
    * awaits, so a process that also runs a kubelet or informers keeps serving them meanwhile.
    */
-  async ensureBinaries(): Promise<void> {
+  async ensureBinaries(signal?: AbortSignal): Promise<void> {
     if (this.binariesCached()) return;
     log(
       'building control-plane binaries from their Go modules (first run only; about 6-10 minutes on 2 cores)',
     );
-    await buildBinaries();
+    await buildBinaries([], signal);
   }
 
   async #loadOrAllocate(): Promise<State> {
@@ -334,12 +348,17 @@ export class LocalCluster {
     this.#saveState(state);
   }
 
-  async #waitEtcd(state: State): Promise<void> {
+  async #waitEtcd(state: State, signal?: AbortSignal): Promise<void> {
     const url = `http://127.0.0.1:${state.ports.etcdClient}/health`;
-    await this.#poll('etcd', 'etcd', async () => {
-      const r = await fetch(url).catch(() => undefined);
-      return r?.ok === true;
-    });
+    await this.#poll(
+      'etcd',
+      'etcd',
+      async () => {
+        const r = await fetch(url).catch(() => undefined);
+        return r?.ok === true;
+      },
+      signal,
+    );
   }
 
   #ready(pki: Pki, server: string): Promise<boolean> {
@@ -353,27 +372,37 @@ export class LocalCluster {
     });
   }
 
-  async #waitReady(pki: Pki, server: string, c: Component): Promise<void> {
-    await this.#poll(c, 'kube-apiserver /readyz', () => this.#ready(pki, server));
+  async #waitReady(pki: Pki, server: string, c: Component, signal?: AbortSignal): Promise<void> {
+    await this.#poll(c, 'kube-apiserver /readyz', () => this.#ready(pki, server), signal);
   }
 
   /** kube-controller-manager has no probe port here; the default ServiceAccount it creates shows it works. */
-  async #waitDefaultServiceAccount(): Promise<void> {
-    await this.#poll('kube-controller-manager', 'the default ServiceAccount', async () => {
-      const r = spawnSync(
-        'kubectl',
-        ['--kubeconfig', this.kubeconfigPath, 'get', 'serviceaccount', 'default', '-n', 'default'],
-        {
-          stdio: 'ignore',
-        },
-      );
-      return r.status === 0;
-    });
+  async #waitDefaultServiceAccount(signal?: AbortSignal): Promise<void> {
+    await this.#poll(
+      'kube-controller-manager',
+      'the default ServiceAccount',
+      async () => {
+        const r = spawnSync(
+          kubectlPath(),
+          ['--kubeconfig', this.kubeconfigPath, 'get', 'serviceaccount', 'default', '-n', 'default'],
+          { stdio: 'ignore' },
+        );
+        return r.status === 0;
+      },
+      signal,
+    );
   }
 
-  async #poll(c: Component, what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
+  async #poll(
+    c: Component,
+    what: string,
+    check: () => Promise<boolean>,
+    signal?: AbortSignal,
+    timeoutMs = 120_000,
+  ): Promise<void> {
     const t0 = performance.now();
     while (performance.now() - t0 < timeoutMs) {
+      signal?.throwIfAborted();
       if (await check()) {
         log(`${what} ready after ${((performance.now() - t0) / 1000).toFixed(1)}s`);
         return;

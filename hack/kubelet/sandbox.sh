@@ -14,14 +14,28 @@ if [ -n "${KUBELET_SANDBOX_HOSTNAME:-}" ]; then
   hostname "$KUBELET_SANDBOX_HOSTNAME"
 fi
 if [ -n "${KUBELET_SANDBOX_HOSTS:-}" ]; then
-  mount --bind "$KUBELET_SANDBOX_HOSTS" /etc/hosts
+  # The kubelet replaces its hosts file whole (rename), so /etc/hosts must follow the path, not the
+  # file a bind mount would pin: /etc becomes an overlay whose hosts is a symlink to it, with the
+  # overlay's writable layer in a tmpfs of this namespace (on the empty directory <hosts>.etc).
+  # Where overlayfs is missing, a bind mount of the file: it then shows the Services of start-up.
+  scratch="$KUBELET_SANDBOX_HOSTS.etc"
+  if mount -t tmpfs -o size=1m,mode=0755 sandbox-etc "$scratch" 2>/dev/null &&
+    mkdir "$scratch/upper" "$scratch/work" &&
+    ln -s "$KUBELET_SANDBOX_HOSTS" "$scratch/upper/hosts" &&
+    mount -t overlay sandbox-etc -o "lowerdir=/etc,upperdir=$scratch/upper,workdir=$scratch/work" /etc 2>/dev/null; then
+    :
+  else
+    echo "sandbox: no overlay for /etc; /etc/hosts will not follow Service changes" >&2
+    mount --bind "$KUBELET_SANDBOX_HOSTS" /etc/hosts
+  fi
 fi
 if [ -n "${KUBELET_SANDBOX_MOUNTS:-}" ]; then
   tab=$(printf '\t')
   printf '%s\n' "$KUBELET_SANDBOX_MOUNTS" | while IFS="$tab" read -r source target; do
     [ -n "$source" ] || continue
     mkdir -p "$target"
-    mount --bind "$source" "$target"
+    # Recursive: a volume's directory can carry a path bind-mounted into it before (volumes.ts).
+    mount --rbind "$source" "$target"
   done
 fi
 unset KUBELET_SANDBOX_HOSTNAME KUBELET_SANDBOX_HOSTS KUBELET_SANDBOX_MOUNTS

@@ -1,14 +1,14 @@
 // A userspace kube-proxy: every Service's ClusterIP is added to the loopback interface and its TCP
 // ports listen there, forwarding each connection to a ready endpoint from the Service's
 // EndpointSlices (round robin, port translated as kube-proxy does). Names resolve through a hosts
-// file the kubelet mounts over /etc/hosts inside each pod's sandbox (`<svc>.<ns>`, `<svc>.<ns>.svc`,
+// file each pod's sandbox shows as /etc/hosts (hosts-file.ts; `<svc>.<ns>`, `<svc>.<ns>.svc`,
 // `<svc>.<ns>.svc.cluster.local` -> ClusterIP), so the machine's own /etc/hosts is never touched.
 // Why this over names pointing at pod addresses: docs/decisions/e2e-process-kubelet.md.
-import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { Informer, type KubeClient } from '../../addon/runtime/index.ts';
 import type { Logger } from '../../addon/shared/log.ts';
 import { errorFields } from '../../addon/shared/log.ts';
+import { HostsFile } from './hosts-file.ts';
 import { addLoopbackAddress, removeLoopbackAddress } from './loopback-addresses.ts';
 import { endpointSliceKind, serviceKind, type EndpointSlice, type Service } from './types.ts';
 
@@ -22,7 +22,7 @@ const skipped = (svc: Service): boolean =>
   svc.metadata.namespace === 'default' && svc.metadata.name === 'kubernetes';
 
 export class ServiceProxy {
-  readonly hostsFile: string;
+  readonly #hosts: HostsFile;
   readonly #log: Logger;
   readonly #services: Informer<Service>;
   readonly #slices: Informer<EndpointSlice>;
@@ -30,20 +30,21 @@ export class ServiceProxy {
   readonly #listeners = new Map<string, Listener>();
   /** ClusterIPs this proxy added to lo (and so removes on stop). */
   readonly #addedIPs = new Set<string>();
-  readonly #baseHosts: string;
   #syncing: Promise<void> = Promise.resolve();
   #stopped = false;
 
   constructor(client: KubeClient, hostsFile: string, log: Logger) {
-    this.hostsFile = hostsFile;
+    this.#hosts = new HostsFile(hostsFile);
     this.#log = log;
-    this.#baseHosts = readFileSync('/etc/hosts', 'utf8').trimEnd();
     this.#services = new Informer<Service>(client, serviceKind, { log });
     this.#slices = new Informer<EndpointSlice>(client, endpointSliceKind, { log });
     this.#services.on(() => this.#scheduleSync());
     // Endpoints open and close listeners: a Service without ready endpoints refuses connections.
     this.#slices.on(() => this.#scheduleSync());
-    writeFileSync(hostsFile, `${this.#baseHosts}\n`);
+  }
+
+  get hostsFile(): string {
+    return this.#hosts.path;
   }
 
   async start(): Promise<void> {
@@ -121,11 +122,7 @@ export class ServiceProxy {
       if (open || !ready) continue;
       await this.#listen(key, svc.spec.clusterIP as string, port.port, serviceKey, port.name ?? '');
     }
-    // In place (not rename): pods have this very file bind-mounted, a new inode would not reach them.
-    writeFileSync(
-      this.hostsFile,
-      `${this.#baseHosts}\n\n# Services of the local cluster (hack/kubelet/service-proxy.ts)\n${hosts.sort().join('\n')}\n`,
-    );
+    this.#hosts.write(hosts);
   }
 
   async #ensureAddress(ip: string): Promise<void> {

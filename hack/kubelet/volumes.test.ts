@@ -1,11 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeClient } from '../../addon/runtime/index.ts';
+import { spawnSandboxed } from './sandbox.ts';
 import { PodVolumes } from './volumes.ts';
-import type { Pod } from './types.ts';
+import type { Container, Pod } from './types.ts';
 
 // The timer logic alone: a client that answers when the test says so stands in for the API server.
 test('stop() during a sync that is still reading from the API server ends the syncing for good', async () => {
@@ -35,5 +37,46 @@ test('stop() during a sync that is still reading from the API server ends the sy
   } finally {
     volumes.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// A real sandbox (unshare, bind mounts; needs root, as the kubelet does): a pod that mounts an
+// emptyDir at /tmp still finds what it needs under /tmp (the cache with the binaries and the bind
+// shim, when KEDA_HTTP_CACHE is under /tmp), and sees its own empty /tmp, not the machine's.
+test('an emptyDir at /tmp hides nothing the pod needs that lives under /tmp', async () => {
+  const root = mkdtempSync('/tmp/volumes-test-');
+  const cache = join(root, 'cache');
+  mkdirSync(join(cache, 'bin'), { recursive: true });
+  writeFileSync(join(cache, 'bin', 'keda-adapter'), '#!/bin/sh\necho adapter ran\n', { mode: 0o755 });
+  writeFileSync(join(root, 'machine-tmp-file'), '');
+  const pod = {
+    metadata: { name: 'p', namespace: 'ns', uid: 'u' },
+    spec: {
+      containers: [{ name: 'c', volumeMounts: [{ name: 'temp-vol', mountPath: '/tmp' }] }],
+      volumes: [{ name: 'temp-vol', emptyDir: {} }],
+    },
+  } as unknown as Pod;
+  const volumes = new PodVolumes({} as KubeClient, pod, join(root, 'pod'));
+  try {
+    await volumes.prepare();
+    writeFileSync(join(root, 'pod', 'volumes', 'temp-vol', 'pod-scratch-file'), '');
+    const container = pod.spec.containers[0] as Container;
+    const child = spawnSandboxed({
+      argv: ['sh', '-c', `${cache}/bin/keda-adapter; ls /tmp; ls ${root} 2>&1 || true`],
+      env: { PATH: '/usr/bin:/bin' },
+      cwd: '/',
+      logPath: join(root, 'log'),
+      mounts: volumes.mountsFor(container, [cache]),
+      owner: root,
+    });
+    const [code] = (await once(child, 'exit')) as [number | null];
+    const out = readFileSync(join(root, 'log'), 'utf8');
+    assert.equal(code, 0, out);
+    assert.match(out, /^adapter ran$/m, 'the binary under /tmp ran inside the sandbox');
+    assert.match(out, /pod-scratch-file/, "the pod's /tmp is its emptyDir");
+    assert.doesNotMatch(out, /machine-tmp-file/, "the machine's /tmp stays hidden");
+  } finally {
+    volumes.stop();
+    rmSync(root, { recursive: true, force: true });
   }
 });

@@ -3,8 +3,9 @@
 // the kubelet's periodic sync does, so rotated certificates reach the process) and emptyDir.
 // Like the kubelet, a missing non-optional Secret or ConfigMap keeps the pod from starting.
 import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import type { KubeClient } from '../../addon/runtime/index.ts';
+import { cacheDir } from '../cluster/control-plane.ts';
 import { configMapKind, secretKind, type Container, type Pod } from './types.ts';
 
 export interface Volume {
@@ -32,6 +33,20 @@ export interface Mount {
 }
 
 const syncIntervalMs = 2000;
+
+const repoRoot = resolve(import.meta.dirname, '../..');
+
+/**
+ * What every pod's processes need from this machine, wherever it lives: the cache (the Go-built
+ * binaries images map to, the bind shim in LD_PRELOAD), the repository (the working directory,
+ * this project's images) and the Node that runs them.
+ */
+export function pathsPodsNeed(): string[] {
+  return [cacheDir(), repoRoot, dirname(process.execPath)].map((p) => resolve(p));
+}
+
+const isUnder = (path: string, dir: string): boolean =>
+  path !== dir && !relative(dir, path).startsWith('..') && !relative(dir, path).startsWith('/');
 
 type DataObject = {
   apiVersion: string;
@@ -79,17 +94,33 @@ export class PodVolumes {
     clearTimeout(this.#timer);
   }
 
-  /** Where a container's volumeMounts come from, for the sandbox to bind-mount. */
-  mountsFor(container: Container): Mount[] {
+  /**
+   * Where a container's volumeMounts come from, for the sandbox to bind-mount (recursively). An
+   * emptyDir mounted over a directory that holds a path the pod needs (`needed`; an emptyDir at
+   * /tmp with the cache under /tmp) would hide it: that path is first bind-mounted into the
+   * emptyDir's own directory at the same relative place, so the emptyDir's mount carries it along
+   * and the path stays where the pod's processes look for it.
+   */
+  mountsFor(container: Container, needed: string[] = pathsPodsNeed()): Mount[] {
     const mounts = (container as { volumeMounts?: VolumeMount[] }).volumeMounts ?? [];
-    return mounts
+    const carried: Mount[] = [];
+    const own = mounts
       .filter((m) => !m.mountPath.startsWith('/var/run/secrets/kubernetes.io/serviceaccount'))
       .map((m) => {
-        if (!this.#volumes.some((v) => v.name === m.name)) {
-          throw new Error(`volumeMount ${m.name} names no volume of the pod`);
+        const volume = this.#volumes.find((v) => v.name === m.name);
+        if (!volume) throw new Error(`volumeMount ${m.name} names no volume of the pod`);
+        const source = join(this.#dir, m.name, m.subPath ?? '');
+        if (volume.emptyDir) {
+          const target = resolve(m.mountPath);
+          // The outermost needed paths only: one inside another comes along with it.
+          const hidden = [...new Set(needed.filter((p) => isUnder(p, target)))];
+          for (const p of hidden.filter((p) => !hidden.some((o) => isUnder(p, o)))) {
+            carried.push({ source: p, target: join(source, relative(target, p)) });
+          }
         }
-        return { source: join(this.#dir, m.name, m.subPath ?? ''), target: m.mountPath };
+        return { source, target: m.mountPath };
       });
+    return [...carried, ...own];
   }
 
   async #sync(v: Volume): Promise<void> {

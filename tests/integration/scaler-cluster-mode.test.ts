@@ -9,9 +9,13 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { stringify } from 'yaml';
-import { testCluster } from '../../tests/harness/cluster.ts';
-import { KedaClient, routeRef } from './testing/keda-client.ts';
-import { startInterceptorProcess, startScalerCommand, writeObjects } from './testing/processes.ts';
+import { testCluster } from '../harness/cluster.ts';
+import { KedaClient, routeRef } from '../../addon/scaler/testing/keda-client.ts';
+import {
+  startInterceptorProcess,
+  startScalerCommand,
+  writeObjects,
+} from '../../addon/scaler/testing/processes.ts';
 
 async function eventually<T>(
   what: string,
