@@ -8,6 +8,7 @@ import { Informer, KubeClient, isConflict, isNotFound } from '../../addon/runtim
 import { createLogger, errorFields, type Logger } from '../../addon/shared/log.ts';
 import { bindShimPath } from './bind-shim.ts';
 import { registerNode, type NodeHeartbeat } from './node.ts';
+import type { StagedImages } from './images.ts';
 import { PodAddresses } from './pod-addresses.ts';
 import { PodWorker, type PodWorkerContext } from './pod-worker.ts';
 import { killLeftovers } from './sandbox.ts';
@@ -27,6 +28,8 @@ export interface KubeletOptions {
   restartBackoff?: { initialMs: number; maxMs: number };
   /** Defaults to JSON lines in `<stateDir>/kubelet/kubelet.log`. */
   log?: Logger;
+  /** Images to run from a tree staged from the Dockerfile (hack/image/stage.ts). */
+  stagedImages?: StagedImages;
 }
 
 export interface Kubelet {
@@ -96,6 +99,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
     caPem: api.caPem,
     allocateIP: () => addresses.allocate(),
     releaseIP: (ip) => addresses.release(ip),
+    ...(opts.stagedImages ? { stagedImages: opts.stagedImages } : {}),
   };
 
   const bind = async (pod: Pod): Promise<void> => {
