@@ -5,11 +5,13 @@
 import { execFile } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
+import { join } from 'node:path';
 import { LocalCluster, kubectlPath } from './cluster/control-plane.ts';
 import { installCrds } from './cluster/crds.ts';
 import { startKubelet, type Kubelet } from './kubelet/kubelet.ts';
 import { ensureKedaBinaries, installKeda, kedaBinariesCached } from './keda.ts';
 import { startKedaHttp, type ServiceProcess } from './keda-http-process.ts';
+import { stageImage, type StagedImage } from './image/stage.ts';
 
 export const addonNamespaceDefault = 'kyma-system';
 
@@ -17,6 +19,8 @@ export interface Embedded {
   cluster: LocalCluster;
   kubeconfig: string;
   kubelet: Kubelet;
+  /** The add-on image the pods run from, when started with `stagedImage`. */
+  image: StagedImage | undefined;
   manager: ServiceProcess;
   /** kubectl against this cluster; rejects with stderr on failure. */
   kubectl(args: string[], input?: string): Promise<string>;
@@ -43,9 +47,13 @@ export function kubectlFor(kubeconfig: string) {
     });
 }
 
-/** Brings everything up in `dir` (default `.cache/local-cluster`); the manager is started, not enabled. */
+/**
+ * Brings everything up in `dir` (default `.cache/local-cluster`); the manager is started, not enabled.
+ * `stagedImage`: the add-on's pods run from the image as the Dockerfile builds it, staged into
+ * `<dir>/image` (hack/image/stage.ts), in its read-only root as its user, instead of from this checkout.
+ */
 export async function startEmbedded(
-  opts: { dir?: string; progress?: Progress; kedaNamespace?: string } = {},
+  opts: { dir?: string; progress?: Progress; kedaNamespace?: string; stagedImage?: boolean } = {},
 ): Promise<Embedded> {
   const progress = opts.progress ?? (() => undefined);
   const cluster = new LocalCluster(opts.dir);
@@ -58,13 +66,22 @@ export async function startEmbedded(
     if (!kedaBinariesCached())
       progress('building KEDA from source (first run only: 15-25 minutes on 2 cores)');
     await ensureKedaBinaries();
+    let image: StagedImage | undefined;
+    if (opts.stagedImage) {
+      progress('staging the add-on image from the Dockerfile');
+      image = await stageImage({ dir: join(cluster.dir, 'image'), progress });
+    }
     progress('starting the local control plane');
     await cluster.up();
     const kubeconfig = cluster.kubeconfigPath;
     const kubectl = kubectlFor(kubeconfig);
     installCrds(kubeconfig);
     progress('starting the process kubelet (pods run as local processes)');
-    const kubelet = await startKubelet({ kubeconfig, stateDir: cluster.dir });
+    const kubelet = await startKubelet({
+      kubeconfig,
+      stateDir: cluster.dir,
+      ...(image ? { stagedImages: { addon: image } } : {}),
+    });
     stops.push(() => kubelet.stop());
     progress('installing KEDA');
     await installKeda({ kubeconfig });
@@ -96,6 +113,7 @@ export async function startEmbedded(
       cluster,
       kubeconfig,
       kubelet,
+      image,
       manager: startManager(),
       kubectl,
       async restartManager() {
