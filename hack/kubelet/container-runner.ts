@@ -126,7 +126,9 @@ export class ContainerRunner {
       if (sa) mounts.push({ source: sa, target: '/var/run/secrets/kubernetes.io/serviceaccount' });
       if (cmd.image) {
         inImage = await this.#imageRoot(cmd.image);
-        // The shim must be inside the image's root to be preloaded there; same path as here.
+        // The shim must be inside the image's root to be preloaded there; at the same path as here,
+        // so the helpers that run on this machine before the chroot (sh, unshare) load it too
+        // instead of printing loader errors into the container's log.
         mounts.push({ source: this.#ctx.bindShim, target: this.#ctx.bindShim });
       }
     } catch (err) {

@@ -21,7 +21,8 @@
 #   KUBELET_SANDBOX_USER      "<uid>:<gid>" the process runs as (no supplementary groups)
 #   KUBELET_SANDBOX_NO_NEW_PRIVS=true  sets no_new_privs (allowPrivilegeEscalation: false)
 # It gets /proc, a /dev with the usual device nodes, a read-only /sys, /etc/hosts, /etc/resolv.conf
-# and the mounts above, and nothing else of this machine. The mount sources may be files.
+# and the mounts above, and nothing else of this machine. The mount sources may be files; a mount
+# point the image lacks is made in the container's layer (directories on the way root-owned, 0755).
 # Then the script replaces itself with the command, so the pid the kubelet holds is the container's
 # process.
 set -eu

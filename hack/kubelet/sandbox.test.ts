@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { baseImage } from '../image/base-images.ts';
+import { bindShimPath } from './bind-shim.ts';
 import { mountOrder, spawnSandboxed, type ContainerRoot } from './sandbox.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
@@ -31,6 +32,7 @@ describe('a container in an image root', () => {
   const rootfs = join(dir, 'rootfs');
   const volume = join(dir, 'volume');
   const hosts = join(dir, 'hosts');
+  const shim = bindShimPath();
 
   before(async () => {
     await mkdir(join(rootfs, 'app'), { recursive: true });
@@ -48,11 +50,15 @@ describe('a container in an image root', () => {
     const logPath = join(dir, `${name}.log`);
     const child = spawnSandboxed({
       argv: ['/nodejs/bin/node', 'probe.mjs', repoRoot],
-      env: { PATH: '/usr/bin:/bin' },
+      // The bind shim, mounted at its own path as the kubelet mounts it: wildcard binds get the pod's address.
+      env: { PATH: '/usr/bin:/bin', LD_PRELOAD: shim, KEDA_HTTP_POD_IP: '127.0.0.55' },
       cwd: repoRoot,
       logPath,
       hostsFile: hosts,
-      mounts: [{ source: volume, target: '/data' }],
+      mounts: [
+        { source: volume, target: '/data' },
+        { source: shim, target: shim },
+      ],
       owner: dir,
       root: {
         rootfs,
@@ -80,6 +86,7 @@ describe('a container in an image root', () => {
     assert.equal(seen.writeTmp, 'EROFS');
     assert.equal(seen.writeVolume, 'ok', 'a mounted volume stays writable');
     assert.match(String(seen.hosts), /echo\.shop/);
+    assert.equal(seen.listening, '127.0.0.55', 'the bind shim reaches the process inside the image');
     assert.equal(await readFile(join(volume, 'written'), 'utf8'), 'from the container');
   });
 
@@ -93,6 +100,11 @@ describe('a container in an image root', () => {
 
 const probeScript = `
 import fs from 'node:fs';
+import net from 'node:net';
+const server = net.createServer().listen(0, '0.0.0.0');
+await new Promise((r) => server.once('listening', r));
+const listening = server.address().address;
+server.close();
 const attempt = (f) => { try { f(); return 'ok'; } catch (err) { return err.code; } };
 const status = fs.readFileSync('/proc/self/status', 'utf8');
 console.log(JSON.stringify({
@@ -108,5 +120,6 @@ console.log(JSON.stringify({
   writeTmp: attempt(() => fs.writeFileSync('/tmp/written', 'x')),
   writeVolume: attempt(() => fs.writeFileSync('/data/written', 'from the container')),
   hosts: fs.readFileSync('/etc/hosts', 'utf8'),
+  listening,
 }));
 `;
