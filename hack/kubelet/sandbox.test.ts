@@ -86,6 +86,11 @@ describe('a container in an image root', () => {
     assert.equal(seen.writeTmp, 'EROFS');
     assert.equal(seen.writeVolume, 'ok', 'a mounted volume stays writable');
     assert.match(String(seen.hosts), /echo\.shop/);
+    assert.equal(
+      seen.resolved,
+      '10.96.1.2',
+      "Service names resolve through the image's nsswitch.conf and /etc/hosts",
+    );
     assert.equal(seen.listening, '127.0.0.55', 'the bind shim reaches the process inside the image');
     assert.equal(await readFile(join(volume, 'written'), 'utf8'), 'from the container');
   });
@@ -101,6 +106,8 @@ describe('a container in an image root', () => {
 const probeScript = `
 import fs from 'node:fs';
 import net from 'node:net';
+import dns from 'node:dns/promises';
+const resolved = await dns.lookup('echo.shop').then((r) => r.address, (err) => err.code);
 const server = net.createServer().listen(0, '0.0.0.0');
 await new Promise((r) => server.once('listening', r));
 const listening = server.address().address;
@@ -121,5 +128,6 @@ console.log(JSON.stringify({
   writeVolume: attempt(() => fs.writeFileSync('/data/written', 'from the container')),
   hosts: fs.readFileSync('/etc/hosts', 'utf8'),
   listening,
+  resolved,
 }));
 `;
