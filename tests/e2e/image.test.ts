@@ -71,6 +71,19 @@ async function withoutFile(image: StagedImage, path: string): Promise<StagedImag
 
 const node = '/nodejs/bin/node';
 
+/** The last lines of every add-on container's log, to tell why an install did not finish. */
+async function printAddonLogs(e: Embedded, namespace: string): Promise<void> {
+  const names = await e
+    .kubectl(['get', 'pods', '-n', namespace, '-o', 'jsonpath={range .items[*]}{.metadata.name}{"\\n"}{end}'])
+    .catch(() => '');
+  for (const pod of names.split('\n').filter((p) => p.startsWith('keda-add-ons-http-'))) {
+    const log = e.kubelet.logPath(namespace, pod);
+    const tail =
+      log && existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').slice(-4).join('\n') : '';
+    process.stderr.write(`[e2e image] ${pod}:\n${tail}\n`);
+  }
+}
+
 describe('the staged image on its own', { concurrency: false }, () => {
   let image: StagedImage;
   before(async () => {
@@ -181,7 +194,10 @@ describe('the add-on running from the staged image', { concurrency: false }, () 
         return undefined;
       },
       240_000,
-    );
+    ).catch(async (err: unknown) => {
+      await printAddonLogs(e, addonNs);
+      throw err;
+    });
     const pods = (
       await e.kubectl([
         'get',
