@@ -1,7 +1,10 @@
 # One image for the manager and the three add-on services: `keda-http <command>` picks the role
 # (the rendered Deployments pass `args: [interceptor]`, `[scaler]`, `[operator]`, `[manager]`).
 # Node 24 runs the TypeScript sources directly (type stripping), so there is no build step.
-# Not built in this repository's CI: its machines have no container engine.
+# Not built in this repository's CI: its machines have no container engine. Instead the end-to-end
+# tests stage this file's image as a directory tree and run the add-on's pods from it, as 65532 in a
+# read-only root (hack/image/stage.ts, docs/decisions/image-staged-tree.md): the stager reads these
+# instructions and refuses any it cannot reproduce.
 
 FROM node:24-bookworm-slim AS deps
 WORKDIR /app

@@ -5,11 +5,13 @@
 import { execFile } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
+import { join } from 'node:path';
 import { LocalCluster, kubectlPath } from './cluster/control-plane.ts';
 import { installCrds } from './cluster/crds.ts';
 import { startKubelet, type Kubelet } from './kubelet/kubelet.ts';
 import { ensureKedaBinaries, installKeda, kedaBinariesCached } from './keda.ts';
 import { startKedaHttp, type ServiceProcess } from './keda-http-process.ts';
+import { stageImage, type StagedImage } from './image/stage.ts';
 
 export const addonNamespaceDefault = 'kyma-system';
 
@@ -17,6 +19,8 @@ export interface Embedded {
   cluster: LocalCluster;
   kubeconfig: string;
   kubelet: Kubelet;
+  /** The add-on image the pods run from, when started with `stagedImage`. */
+  image: StagedImage | undefined;
   manager: ServiceProcess;
   /** kubectl against this cluster; rejects with stderr on failure. */
   kubectl(args: string[], input?: string): Promise<string>;
@@ -47,9 +51,17 @@ export function kubectlFor(kubeconfig: string) {
  * Brings everything up in `dir` (default `.cache/local-cluster`); the manager is started, not
  * enabled. When `signal` aborts (Ctrl-C during start-up), it stops what it has started so far (the
  * builds, the control plane, the kubelet and its pods) and rejects with the abort reason.
+ * `stagedImage`: the add-on's pods run from the image as the Dockerfile builds it, staged into
+ * `<dir>/image` (hack/image/stage.ts), in its read-only root as its user, instead of from this checkout.
  */
 export async function startEmbedded(
-  opts: { dir?: string; progress?: Progress; kedaNamespace?: string; signal?: AbortSignal } = {},
+  opts: {
+    dir?: string;
+    progress?: Progress;
+    kedaNamespace?: string;
+    signal?: AbortSignal;
+    stagedImage?: boolean;
+  } = {},
 ): Promise<Embedded> {
   const progress = opts.progress ?? (() => undefined);
   const signal = opts.signal ?? new AbortController().signal;
@@ -64,6 +76,12 @@ export async function startEmbedded(
       progress('building KEDA from source (first run only: 15-25 minutes on 2 cores)');
     await ensureKedaBinaries(signal);
     signal.throwIfAborted();
+    let image: StagedImage | undefined;
+    if (opts.stagedImage) {
+      progress('staging the add-on image from the Dockerfile');
+      image = await stageImage({ dir: join(cluster.dir, 'image'), progress });
+      signal.throwIfAborted();
+    }
     progress('starting the local control plane');
     // Registered before up() returns: a control plane stopped half-way up is stopped all the same.
     stops.push(() => cluster.down());
@@ -73,7 +91,11 @@ export async function startEmbedded(
     const kubectl = kubectlFor(kubeconfig);
     installCrds(kubeconfig);
     progress('starting the process kubelet (pods run as local processes)');
-    const kubelet = await startKubelet({ kubeconfig, stateDir: cluster.dir });
+    const kubelet = await startKubelet({
+      kubeconfig,
+      stateDir: cluster.dir,
+      ...(image ? { stagedImages: { addon: image } } : {}),
+    });
     stops.push(() => kubelet.stop());
     signal.throwIfAborted();
     progress('installing KEDA');
@@ -108,6 +130,7 @@ export async function startEmbedded(
       cluster,
       kubeconfig,
       kubelet,
+      image,
       manager: startManager(),
       kubectl,
       async restartManager() {

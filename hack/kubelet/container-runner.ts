@@ -4,15 +4,18 @@
 // It reports every change through `onChange`; the pod worker turns that into the pod's status.
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdir } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { KubeClient } from '../../addon/runtime/index.ts';
 import type { Logger } from '../../addon/shared/log.ts';
+import { passwdHome, resolveUser, type StagedImage } from '../image/stage.ts';
 import { containerEnv, expand } from './env.ts';
-import { imageCommand } from './images.ts';
+import { imageCommand, type StagedImages } from './images.ts';
 import { runProbe } from './probes.ts';
 import type { Mount, PodVolumes } from './volumes.ts';
-import { signalGroup, spawnSandboxed } from './sandbox.ts';
+import { signalGroup, spawnSandboxed, type ContainerRoot } from './sandbox.ts';
+import { processIdentity } from './security-context.ts';
 import { nowTime, type Container, type ContainerState, type ContainerStatus, type Pod } from './types.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
@@ -30,6 +33,8 @@ export interface RunnerContext {
   owner: string;
   /** CrashLoopBackOff: first delay and cap (the kubelet's are 10 s and 5 min). */
   restartBackoff: { initialMs: number; maxMs: number };
+  /** Images to run from their staged root file system instead of as programs of this checkout. */
+  stagedImages?: StagedImages;
 }
 
 /** The pod-level facts a container needs. */
@@ -106,18 +111,26 @@ export class ContainerRunner {
     if (this.#stopping) return;
     this.#restartTimer = undefined;
     const { pod, podIP } = this.#sandbox;
-    const cmd = imageCommand(this.spec, podIP);
+    const cmd = imageCommand(this.spec, podIP, process.execPath, this.#ctx.stagedImages);
     if ('error' in cmd) {
       this.#setWaiting('ErrImagePull', cmd.error);
       return; // permanent: nothing to retry until the pod is replaced
     }
     let env: Record<string, string>;
     let mounts: Mount[];
+    let inImage: { root: ContainerRoot; env: Record<string, string> } | undefined;
     try {
       env = await containerEnv(this.#ctx.client, pod, this.spec);
       mounts = this.#sandbox.volumes.mountsFor(this.spec);
       const sa = this.#sandbox.serviceAccountDir;
       if (sa) mounts.push({ source: sa, target: '/var/run/secrets/kubernetes.io/serviceaccount' });
+      if (cmd.image) {
+        inImage = await this.#imageRoot(cmd.image);
+        // The shim must be inside the image's root to be preloaded there; at the same path as here,
+        // so the helpers that run on this machine before the chroot (sh, unshare) load it too
+        // instead of printing loader errors into the container's log.
+        mounts.push({ source: this.#ctx.bindShim, target: this.#ctx.bindShim });
+      }
     } catch (err) {
       this.#setWaiting('CreateContainerConfigError', (err as Error).message);
       this.#scheduleRestart();
@@ -135,9 +148,12 @@ export class ContainerRunner {
       hostsFile: this.#ctx.hostsFile,
       mounts,
       owner: this.#ctx.owner,
+      ...(inImage ? { root: inImage.root } : {}),
       env: {
-        PATH: `${resolve(process.execPath, '..')}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
-        HOME: join(this.#sandbox.dir, 'home'),
+        ...(inImage?.env ?? {
+          PATH: `${resolve(process.execPath, '..')}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+          HOME: join(this.#sandbox.dir, 'home'),
+        }),
         HOSTNAME: pod.spec.hostname ?? pod.metadata.name,
         KUBERNETES_SERVICE_HOST: host,
         KUBERNETES_SERVICE_PORT: port,
@@ -166,6 +182,35 @@ export class ContainerRunner {
     child.on('error', (err) => this.#ctx.log.error('container failed to start', { error: err.message }));
     this.#startProbes();
     this.#onChange();
+  }
+
+  /**
+   * The root file system, user and environment of a container of a staged image: the image's ENV
+   * and its user's HOME under the pod's env, as a container runtime sets them up. Throws (a
+   * CreateContainerConfigError) when the securityContext forbids running it.
+   */
+  async #imageRoot(image: StagedImage): Promise<{ root: ContainerRoot; env: Record<string, string> }> {
+    const identity = await processIdentity(
+      this.#sandbox.pod,
+      this.spec,
+      image.user,
+      async (uid) => (await resolveUser(image.rootfs, String(uid))).gid,
+    );
+    if ('error' in identity) throw new Error(identity.error);
+    const layerDir = join(this.#sandbox.dir, `${this.spec.name}.layer`);
+    await mkdir(layerDir, { recursive: true });
+    return {
+      root: {
+        rootfs: image.rootfs,
+        layerDir,
+        workingDir: image.workingDir,
+        uid: identity.uid,
+        gid: identity.gid,
+        readOnly: identity.readOnlyRootFilesystem,
+        noNewPrivileges: identity.noNewPrivileges,
+      },
+      env: { HOME: await passwdHome(image.rootfs, identity.uid), ...image.env },
+    };
   }
 
   #startProbes(): void {

@@ -16,7 +16,8 @@ export class HostsFile {
   constructor(path: string, base = readFileSync('/etc/hosts', 'utf8').trimEnd()) {
     this.path = path;
     this.#base = base;
-    // The sandbox mounts a tmpfs here for its /etc overlay (sandbox.sh); it stays empty outside.
+    // The sandbox mounts a tmpfs here for its /etc overlay (sandbox.sh); it stays empty outside. The
+    // directory holds nothing else: an image-root sandbox mounts it read-only into the container.
     mkdirSync(`${path}.etc`, { recursive: true });
     this.write([]);
   }

@@ -4,6 +4,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { versions } from '../cluster/control-plane.ts';
+import type { StagedImage } from '../image/stage.ts';
 import { imageCommand } from './images.ts';
 import type { Container } from './types.ts';
 
@@ -81,4 +82,37 @@ test('an unknown image is refused with the list of what can run', () => {
       r.error.includes('cannot run image nginx:1.27') &&
       r.error.includes('http-add-on-interceptor'),
   );
+});
+
+test('the add-on image, when staged, runs its ENTRYPOINT and CMD inside the staged tree as a runtime combines them', () => {
+  const image: StagedImage = {
+    rootfs: '/staged/rootfs',
+    workingDir: '/app',
+    entrypoint: ['/nodejs/bin/node', 'bin/keda-http.ts'],
+    cmd: ['--help'],
+    env: {},
+    user: { uid: 65532, gid: 65532 },
+  };
+  const addon = 'ghcr.io/keda-http/keda-http-addon:0.1.0';
+  const staged = { addon: image };
+  // args replace CMD; command replaces ENTRYPOINT and drops CMD.
+  assert.deepEqual(imageCommand(c(addon, { args: ['scaler'] }), '10.1.0.5', 'node', staged), {
+    argv: ['/nodejs/bin/node', 'bin/keda-http.ts', 'scaler'],
+    image,
+  });
+  assert.deepEqual(imageCommand(c(addon), '10.1.0.5', 'node', staged), {
+    argv: ['/nodejs/bin/node', 'bin/keda-http.ts', '--help'],
+    image,
+  });
+  assert.deepEqual(
+    imageCommand(c(addon, { command: ['/nodejs/bin/node', '-e', '1'] }), '10.1.0.5', 'node', staged),
+    {
+      argv: ['/nodejs/bin/node', '-e', '1'],
+      image,
+    },
+  );
+  // Not staged: this checkout's entrypoint on this machine, no image root.
+  assert.deepEqual(imageCommand(c(addon, { args: ['scaler'] }), '10.1.0.5', 'node'), {
+    argv: ['node', join(import.meta.dirname, '../../bin/keda-http.ts'), 'scaler'],
+  });
 });

@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { binaryPath, versions } from '../cluster/control-plane.ts';
+import type { StagedImage } from '../image/stage.ts';
 import { upstreamBinaryPath } from '../upstream-addon.ts';
 import type { Container } from './types.ts';
 
@@ -69,20 +70,45 @@ const goImages: {
   })),
 ];
 
+/**
+ * As a container runtime combines them: `command` replaces the image's ENTRYPOINT (and drops its
+ * CMD), `args` replaces its CMD.
+ */
+function stagedCommand(container: Container, image: StagedImage): ImageCommand {
+  const entrypoint = container.command ?? image.entrypoint;
+  const args = container.args ?? (container.command ? [] : image.cmd);
+  const argv = [...entrypoint, ...args];
+  if (argv.length === 0)
+    return { error: `image ${container.image} has no ENTRYPOINT or CMD and the container no command` };
+  return { argv, image };
+}
+
 /** 15000-64999 from 10.N.x.y: N picks a block of 1000 (one per kubelet), x.y a port in it. */
 function hostWidePort(podIP: string): number {
   const [, n = 0, x = 0, y = 0] = podIP.split('.').map(Number);
   return 15000 + (n % 50) * 1000 + ((x * 256 + y) % 1000);
 }
 
-export type ImageCommand = { argv: string[] } | { error: string };
+/** Images staged from the Dockerfile (hack/image/stage.ts), run from their own root file system. */
+export interface StagedImages {
+  /** Replaces this checkout's bin/keda-http.ts for the add-on image. */
+  addon?: StagedImage;
+}
+
+/** With `image`: run inside that image's root file system (argv[0] is a path in it). */
+export type ImageCommand = { argv: string[]; image?: StagedImage } | { error: string };
 
 /**
  * The command line a container runs, as a container runtime would build it from the image's
  * entrypoint, the container's `command` (replaces the entrypoint) and `args`. `node` is the Node
  * that runs the kubelet (24, which runs .ts directly).
  */
-export function imageCommand(container: Container, podIP: string, node = process.execPath): ImageCommand {
+export function imageCommand(
+  container: Container,
+  podIP: string,
+  node = process.execPath,
+  staged: StagedImages = {},
+): ImageCommand {
   const args = container.args ?? [];
   const go = goImages.find((k) => k.pattern.test(container.image));
   if (go) {
@@ -94,6 +120,7 @@ export function imageCommand(container: Container, podIP: string, node = process
     if (first !== go.command) return { error: `image ${container.image} has no program ${first ?? ''}` };
     return { argv: [binary, ...rest, ...go.bindFlags(podIP), ...args] };
   }
+  if (addonImagePattern.test(container.image) && staged.addon) return stagedCommand(container, staged.addon);
   if (addonImagePattern.test(container.image)) {
     const entrypoint = [node, resolve(repoRoot, 'bin/keda-http.ts')];
     const command = container.command;

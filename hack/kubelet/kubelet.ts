@@ -8,6 +8,7 @@ import { Informer, KubeClient, isConflict, isNotFound } from '../../addon/runtim
 import { createLogger, errorFields, type Logger } from '../../addon/shared/log.ts';
 import { bindShimPath } from './bind-shim.ts';
 import { registerNode, type NodeHeartbeat } from './node.ts';
+import type { StagedImages } from './images.ts';
 import { PodAddresses } from './pod-addresses.ts';
 import { PodWorker, type PodWorkerContext } from './pod-worker.ts';
 import { killLeftovers } from './sandbox.ts';
@@ -27,6 +28,8 @@ export interface KubeletOptions {
   restartBackoff?: { initialMs: number; maxMs: number };
   /** Defaults to JSON lines in `<stateDir>/kubelet/kubelet.log`. */
   log?: Logger;
+  /** Images to run from a tree staged from the Dockerfile (hack/image/stage.ts). */
+  stagedImages?: StagedImages;
 }
 
 export interface Kubelet {
@@ -79,7 +82,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
   const addresses = PodAddresses.claim(owner);
   const stale = await addresses.sweep();
   if (stale > 0) log.info('removed pod addresses a previous kubelet left on lo', { count: stale });
-  const proxy = new ServiceProxy(client, join(dir, 'hosts'), log);
+  const proxy = new ServiceProxy(client, join(dir, 'hosts.d', 'hosts'), log);
   let heartbeat: NodeHeartbeat | undefined;
   const workers = new Map<string, PodWorker>();
   const pods = new Informer<Pod>(client, podKind, { log });
@@ -96,6 +99,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
     caPem: api.caPem,
     allocateIP: () => addresses.allocate(),
     releaseIP: (ip) => addresses.release(ip),
+    ...(opts.stagedImages ? { stagedImages: opts.stagedImages } : {}),
   };
 
   const bind = async (pod: Pod): Promise<void> => {

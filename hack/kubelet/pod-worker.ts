@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { isNotFound } from '../../addon/runtime/index.ts';
 import { errorFields } from '../../addon/shared/log.ts';
 import { ContainerRunner, type PodSandbox, type RunnerContext } from './container-runner.ts';
+import { tokenFileOwner } from './security-context.ts';
 import { tokenRefreshMs, writeServiceAccountFiles } from './service-account.ts';
 import { PodVolumes } from './volumes.ts';
 import { nowTime, podKind, type Pod, type PodCondition, type PodStatus } from './types.ts';
@@ -113,7 +114,8 @@ export class PodWorker {
   async #refreshToken(dir: string): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await writeServiceAccountFiles(this.#ctx.client, this.#pod, dir, this.#ctx.caPem);
+        const owner = tokenFileOwner(this.#pod);
+        await writeServiceAccountFiles(this.#ctx.client, this.#pod, dir, this.#ctx.caPem, owner);
         break;
       } catch (err) {
         if (this.#terminating || attempt >= 60) throw err;

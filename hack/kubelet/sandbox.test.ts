@@ -1,6 +1,14 @@
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mountOrder } from './sandbox.ts';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { baseImage } from '../image/base-images.ts';
+import { bindShimPath } from './bind-shim.ts';
+import { mountOrder, spawnSandboxed, type ContainerRoot } from './sandbox.ts';
+
+const repoRoot = resolve(import.meta.dirname, '../..');
 
 test('a mount that would hide another mount source (an emptyDir at /tmp, state under /tmp) goes last', () => {
   const certs = { source: '/tmp/ci/pods/p/volumes/certificates', target: '/certs' };
@@ -15,3 +23,111 @@ test('a mount that would hide another mount source (an emptyDir at /tmp, state u
   const b = { source: '/work/x/b', target: '/b' };
   assert.deepEqual(mountOrder([b, a]), [b, a]);
 });
+
+// A container of a staged image: a root file system made of the runtime base image's files (the
+// same as hack/image/stage.ts puts under the add-on) plus a probe script that reports what the
+// process is and can do.
+describe('a container in an image root', () => {
+  const dir = join(repoRoot, '.cache', `sandbox-test-${process.pid}`);
+  const rootfs = join(dir, 'rootfs');
+  const volume = join(dir, 'volume');
+  const hosts = join(dir, 'hosts');
+  const shim = bindShimPath();
+
+  before(async () => {
+    await mkdir(join(rootfs, 'app'), { recursive: true });
+    await (await baseImage('gcr.io/distroless/nodejs24-debian12:nonroot')).populate(rootfs);
+    await writeFile(join(rootfs, 'app/probe.mjs'), probeScript);
+    await mkdir(volume, { recursive: true, mode: 0o777 });
+    await chmod(volume, 0o777); // an emptyDir is writable by any user
+    await writeFile(hosts, '10.96.1.2 echo.shop\n');
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  async function probe(name: string, root: Partial<ContainerRoot>): Promise<Record<string, unknown>> {
+    const layerDir = join(dir, `${name}.layer`);
+    await mkdir(layerDir, { recursive: true });
+    const logPath = join(dir, `${name}.log`);
+    const child = spawnSandboxed({
+      argv: ['/nodejs/bin/node', 'probe.mjs', repoRoot],
+      // The bind shim, mounted at its own path as the kubelet mounts it: wildcard binds get the pod's address.
+      env: { PATH: '/usr/bin:/bin', LD_PRELOAD: shim, KEDA_HTTP_POD_IP: '127.0.0.55' },
+      cwd: repoRoot,
+      logPath,
+      hostsFile: hosts,
+      mounts: [
+        { source: volume, target: '/data' },
+        { source: shim, target: shim },
+      ],
+      owner: dir,
+      root: {
+        rootfs,
+        layerDir,
+        workingDir: '/app',
+        uid: 65532,
+        gid: 65532,
+        readOnly: true,
+        noNewPrivileges: true,
+        ...root,
+      },
+    });
+    const [code] = (await once(child, 'exit')) as [number | null];
+    const log = await readFile(logPath, 'utf8');
+    assert.equal(code, 0, log);
+    return JSON.parse(log.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
+  }
+
+  test('runs as the given uid and gid, sees only the image, and cannot write to it (EROFS)', async () => {
+    const seen = await probe('read-only', {});
+    assert.deepEqual(seen.identity, { uid: 65532, gid: 65532, groups: [], noNewPrivs: '1' });
+    assert.equal(seen.cwd, '/app');
+    assert.equal(seen.checkoutVisible, false, 'this checkout is not in the image');
+    assert.equal(seen.writeApp, 'EROFS');
+    assert.equal(seen.writeTmp, 'EROFS');
+    assert.equal(seen.writeVolume, 'ok', 'a mounted volume stays writable');
+    assert.match(String(seen.hosts), /echo\.shop/);
+    assert.equal(
+      seen.resolved,
+      '10.96.1.2',
+      "Service names resolve through the image's nsswitch.conf and /etc/hosts",
+    );
+    assert.equal(seen.listening, '127.0.0.55', 'the bind shim reaches the process inside the image');
+    assert.equal(await readFile(join(volume, 'written'), 'utf8'), 'from the container');
+  });
+
+  test('without readOnly, writes land in a throw-away layer, never in the staged tree', async () => {
+    const seen = await probe('writable', { readOnly: false, uid: 0, gid: 0, noNewPrivileges: false });
+    assert.deepEqual(seen.identity, { uid: 0, gid: 0, groups: [], noNewPrivs: '0' });
+    assert.equal(seen.writeApp, 'ok');
+    assert.equal(existsSync(join(rootfs, 'app/written')), false);
+  });
+});
+
+const probeScript = `
+import fs from 'node:fs';
+import net from 'node:net';
+import dns from 'node:dns/promises';
+const resolved = await dns.lookup('echo.shop').then((r) => r.address, (err) => err.code);
+const server = net.createServer().listen(0, '0.0.0.0');
+await new Promise((r) => server.once('listening', r));
+const listening = server.address().address;
+server.close();
+const attempt = (f) => { try { f(); return 'ok'; } catch (err) { return err.code; } };
+const status = fs.readFileSync('/proc/self/status', 'utf8');
+console.log(JSON.stringify({
+  identity: {
+    uid: process.getuid(),
+    gid: process.getgid(),
+    groups: process.getgroups().filter((g) => g !== process.getgid()),
+    noNewPrivs: /NoNewPrivs:\\s*(\\d)/.exec(status)[1],
+  },
+  cwd: process.cwd(),
+  checkoutVisible: fs.existsSync(process.argv[2]),
+  writeApp: attempt(() => fs.writeFileSync('/app/written', 'x')),
+  writeTmp: attempt(() => fs.writeFileSync('/tmp/written', 'x')),
+  writeVolume: attempt(() => fs.writeFileSync('/data/written', 'from the container')),
+  hosts: fs.readFileSync('/etc/hosts', 'utf8'),
+  listening,
+  resolved,
+}));
+`;

@@ -1,7 +1,8 @@
 // Starts a process the way the process kubelet runs a container (and hack/keda.ts runs KEDA): in its
 // own mount and UTS namespaces (sandbox.sh) with its own hostname, /etc/hosts and mounted
 // directories (volumes, service-account token), in its own process group (so a signal reaches everything it started), with output
-// appended to a log file.
+// appended to a log file. A container of a staged image also gets the image as its whole root file
+// system (read-only when asked), and runs as the user its securityContext or the image names.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,6 +25,22 @@ export interface SandboxOptions {
   mounts?: { source: string; target: string }[];
   /** Who started it (a state directory): the key for cleaning up after a crash. */
   owner: string;
+  /** Run inside an image's root file system instead of this machine's; mount targets are inside it. */
+  root?: ContainerRoot;
+}
+
+export interface ContainerRoot {
+  /** The image's root file system (a staged tree); never written to. */
+  rootfs: string;
+  /** An empty directory of this container on this machine, where its own layer is mounted. */
+  layerDir: string;
+  workingDir: string;
+  uid: number;
+  gid: number;
+  /** Every write to the root file system fails with EROFS (readOnlyRootFilesystem). */
+  readOnly: boolean;
+  /** no_new_privs (allowPrivilegeEscalation: false). */
+  noNewPrivileges: boolean;
 }
 
 export function spawnSandboxed(opts: SandboxOptions): ChildProcess {
@@ -41,9 +58,10 @@ export function spawnSandboxed(opts: SandboxOptions): ChildProcess {
           [ownerEnvVar]: opts.owner,
           KUBELET_SANDBOX_HOSTNAME: opts.hostname ?? '',
           KUBELET_SANDBOX_HOSTS: opts.hostsFile ?? '',
-          KUBELET_SANDBOX_MOUNTS: mountOrder(opts.mounts ?? [])
+          KUBELET_SANDBOX_MOUNTS: (opts.root ? outerFirst(opts.mounts ?? []) : mountOrder(opts.mounts ?? []))
             .map((m) => `${m.source}\t${m.target}`)
             .join('\n'),
+          ...(opts.root ? rootEnv(opts.root) : {}),
         },
         stdio: ['ignore', fd, fd],
         detached: true,
@@ -52,6 +70,17 @@ export function spawnSandboxed(opts: SandboxOptions): ChildProcess {
   } finally {
     closeSync(fd);
   }
+}
+
+function rootEnv(root: ContainerRoot): Record<string, string> {
+  return {
+    KUBELET_SANDBOX_ROOTFS: root.rootfs,
+    KUBELET_SANDBOX_LAYER: root.layerDir,
+    KUBELET_SANDBOX_WORKDIR: root.workingDir,
+    KUBELET_SANDBOX_USER: `${root.uid}:${root.gid}`,
+    KUBELET_SANDBOX_READONLY: String(root.readOnly),
+    KUBELET_SANDBOX_NO_NEW_PRIVS: String(root.noNewPrivileges),
+  };
 }
 
 /** Signals a sandboxed process and everything in its process group. */
@@ -85,6 +114,10 @@ export function killLeftovers(owner: string): number {
   }
   return killed;
 }
+
+/** Inside an image root no mount can hide a source on this machine; only nesting matters. */
+const outerFirst = <T extends { target: string }>(mounts: readonly T[]): T[] =>
+  [...mounts].sort((a, b) => a.target.length - b.target.length);
 
 /**
  * Mounts that would hide another mount's source go last: a pod that mounts an emptyDir at /tmp
