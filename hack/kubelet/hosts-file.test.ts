@@ -5,12 +5,13 @@
 // the file, not the one there at its start).
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { HostsFile, hostsFileEnd } from './hosts-file.ts';
-import { spawnSandboxed } from './sandbox.ts';
+import { baseImage } from '../image/base-images.ts';
+import { spawnSandboxed, type ContainerRoot } from './sandbox.ts';
 
 const reader = `
 const { readFileSync } = require('node:fs');
@@ -27,18 +28,37 @@ while (Date.now() < until) {
 console.log(JSON.stringify({ reads, bad, example, sawFinal: last.includes('svc-final') }));
 `;
 
-test('pods read the hosts file whole while Services churn, and see its latest version', async () => {
+/** Churns the hosts file while a sandboxed reader reads it; `image` runs the reader in an image root. */
+async function churn(image: boolean): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'hosts-file-test-'));
   try {
-    const hosts = new HostsFile(join(dir, 'hosts'), '127.0.0.1 localhost');
+    // The kubelet keeps the file in a directory of its own (an image root mounts that directory).
+    const hosts = new HostsFile(join(dir, 'hosts.d', 'hosts'), '127.0.0.1 localhost');
     const readMs = 4_000;
+    let root: ContainerRoot | undefined;
+    if (image) {
+      const rootfs = join(dir, 'rootfs');
+      mkdirSync(join(rootfs, 'app'), { recursive: true });
+      await (await baseImage('gcr.io/distroless/nodejs24-debian12:nonroot')).populate(rootfs);
+      mkdirSync(join(dir, 'layer'));
+      root = {
+        rootfs,
+        layerDir: join(dir, 'layer'),
+        workingDir: '/app',
+        uid: 65532,
+        gid: 65532,
+        readOnly: true,
+        noNewPrivileges: false,
+      };
+    }
     const child = spawnSandboxed({
-      argv: [process.execPath, '-e', reader, String(readMs)],
+      argv: [image ? '/nodejs/bin/node' : process.execPath, '-e', reader, String(readMs)],
       env: { PATH: '/usr/bin:/bin' },
       cwd: dir,
       logPath: join(dir, 'reader.log'),
       hostsFile: hosts.path,
       owner: dir,
+      ...(root ? { root } : {}),
     });
     const started = Date.now();
     let writes = 0;
@@ -72,7 +92,11 @@ test('pods read the hosts file whole while Services churn, and see its latest ve
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-});
+}
+
+test('pods read the hosts file whole while Services churn, and see its latest version', () => churn(false));
+
+test('so do containers in an image root (the staged add-on image)', () => churn(true));
 
 test('a write that changes nothing leaves the file alone', () => {
   const dir = mkdtempSync(join(tmpdir(), 'hosts-file-test-'));
