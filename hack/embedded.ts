@@ -150,6 +150,11 @@ export async function startEmbedded(
   }
 }
 
+/** A JSONPath of the `default` Keda object, as kubectl prints it. */
+function kedaField(e: Pick<Embedded, 'kubectl'>, kedaNamespace: string, path: string): Promise<string> {
+  return e.kubectl(['get', 'keda', 'default', '-n', kedaNamespace, '-o', `jsonpath=${path}`]);
+}
+
 /**
  * The namespace the add-on is installed in now: the manager's `addon-installed-namespace`
  * annotation on the Keda object, else the requested `addon-namespace`, else the default. Read at
@@ -159,15 +164,7 @@ export async function installedAddonNamespace(
   e: Pick<Embedded, 'kubectl'>,
   kedaNamespace = addonNamespaceDefault,
 ): Promise<string> {
-  const out = await e.kubectl([
-    'get',
-    'keda',
-    'default',
-    '-n',
-    kedaNamespace,
-    '-o',
-    'jsonpath={.metadata.annotations}',
-  ]);
+  const out = await kedaField(e, kedaNamespace, '{.metadata.annotations}');
   const a = (out ? JSON.parse(out) : {}) as Record<string, string>;
   return (
     a['keda.kyma-project.io/addon-installed-namespace'] ??
@@ -183,15 +180,7 @@ export interface Condition {
 }
 
 export async function addonCondition(e: Embedded, kedaNamespace = addonNamespaceDefault): Promise<Condition> {
-  const out = await e.kubectl([
-    'get',
-    'keda',
-    'default',
-    '-n',
-    kedaNamespace,
-    '-o',
-    'jsonpath={.status.conditions[?(@.type=="AddonInstalled")]}',
-  ]);
+  const out = await kedaField(e, kedaNamespace, '{.status.conditions[?(@.type=="AddonInstalled")]}');
   return out ? (JSON.parse(out) as Condition) : {};
 }
 
