@@ -117,6 +117,9 @@ bind_mount() {
 each_mount bind_mount
 
 if [ -n "$root" ]; then
+  # Node hands NODE_V8_COVERAGE (set by c8 around the tests) to every child it spawns, whatever
+  # env the child was given; a container has only its pod's env, and cannot reach that folder.
+  unset NODE_V8_COVERAGE
   uid=${KUBELET_SANDBOX_USER%%:*}
   gid=${KUBELET_SANDBOX_USER#*:}
   # unshare without namespace flags: chroot into the image, chdir, drop the groups, setgid, setuid.
