@@ -22,6 +22,7 @@ async function relay(target: { host: string; port: number }): Promise<{
   close(): void;
 }> {
   const open = new Set<{ client: net.Socket; upstream: net.Socket }>();
+  const frozen: net.Socket[] = [];
   const server = net.createServer((client) => {
     const upstream = net.connect(target);
     const pair = { client, upstream };
@@ -47,11 +48,19 @@ async function relay(target: { host: string; port: number }): Promise<{
         upstream.pause();
         client.removeAllListeners('close');
         upstream.removeAllListeners('close');
+        frozen.push(client, upstream);
       }
       open.clear();
     },
     close() {
       server.close();
+      // Every socket, the frozen ones too: a paused socket never reads its peer's FIN and would
+      // keep this test's process alive for good.
+      for (const s of frozen) s.destroy();
+      for (const { client, upstream } of open) {
+        client.destroy();
+        upstream.destroy();
+      }
     },
   };
 }
