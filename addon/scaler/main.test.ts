@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { adminService } from './testing/processes.ts';
+import { scalerEnv } from './testing/processes.ts';
 
 const cli = fileURLToPath(new URL('../../bin/keda-http.ts', import.meta.url));
 
@@ -27,16 +27,7 @@ async function runScaler(env: Record<string, string>): Promise<{ code: number | 
   await writeFile(objects, '');
   try {
     const child = spawn(process.execPath, [cli, 'scaler', '--from-file', objects], {
-      env: {
-        ...process.env,
-        KEDA_HTTP_SCALER_TARGET_ADMIN_NAMESPACE: adminService.namespace,
-        KEDA_HTTP_SCALER_TARGET_ADMIN_SERVICE: adminService.name,
-        KEDA_HTTP_SCALER_TARGET_ADMIN_DEPLOYMENT: 'keda-add-ons-http-interceptor',
-        KEDA_HTTP_SCALER_TARGET_ADMIN_PORT: '9090',
-        KEDA_HTTP_SCALER_PORT: '0',
-        OTEL_PROM_EXPORTER_PORT: '0',
-        ...env,
-      },
+      env: { ...process.env, ...scalerEnv(env) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

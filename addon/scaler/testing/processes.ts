@@ -122,12 +122,9 @@ export async function startScalerProcess(
   return startScalerCommand(['--from-file', objectsFile], env);
 }
 
-/** `keda-http scaler <args>`, e.g. `--kubeconfig <path>` for cluster mode. */
-export async function startScalerCommand(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<ScalerProcess> {
-  const p = run(['scaler', ...args], {
+/** The scaler's env in these tests: the interceptors' admin Service, ports chosen by the OS, then `env`. */
+export function scalerEnv(env: Record<string, string> = {}): Record<string, string> {
+  return {
     KEDA_HTTP_SCALER_TARGET_ADMIN_NAMESPACE: adminService.namespace,
     KEDA_HTTP_SCALER_TARGET_ADMIN_SERVICE: adminService.name,
     KEDA_HTTP_SCALER_TARGET_ADMIN_DEPLOYMENT: 'keda-add-ons-http-interceptor',
@@ -135,7 +132,15 @@ export async function startScalerCommand(
     KEDA_HTTP_SCALER_PORT: '0',
     OTEL_PROM_EXPORTER_PORT: '0',
     ...env,
-  });
+  };
+}
+
+/** `keda-http scaler <args>`, e.g. `--kubeconfig <path>` for cluster mode. */
+export async function startScalerCommand(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<ScalerProcess> {
+  const p = run(['scaler', ...args], scalerEnv(env));
   const started = await p.waitForLog((l) => l['message'] === 'scaler started', 30_000);
   return Object.assign(p, {
     grpcPort: Number(started['grpcPort']),
