@@ -2,6 +2,7 @@
 // KEDA_HTTP_FORCE_HTTP2 and this project's bounded-holding, request-body and watch settings.
 // Every problem is collected and reported at once (EnvReader), so a bad Deployment fails fast.
 import { EnvReader } from '../shared/config.ts';
+import { readTelemetryConfig, type TelemetryConfig } from '../shared/telemetry/config.ts';
 import { internalsEnvNames, type InternalsSwitches } from './internals/switches.ts';
 
 export type TlsVersion = '1.2' | '1.3' | '';
@@ -73,6 +74,8 @@ export interface InterceptorConfig {
    * the client gets 408 and the connection closes (0 = none).
    */
   requestBodyTimeoutMs: number;
+  /** OpenTelemetry traces and OTLP metrics (off unless enabled). */
+  telemetry: TelemetryConfig;
 }
 
 const tlsVersions = ['1.2', '1.3'] as const;
@@ -153,18 +156,10 @@ export function readConfig(env: Readonly<Record<string, string | undefined>> = p
     readHeaderTimeoutMs: 60_000,
     maxConcurrentStreams: e.int('KEDA_HTTP_MAX_CONCURRENT_STREAMS', 250, { min: 1 }),
     requestBodyTimeoutMs: e.duration('KEDA_HTTP_REQUEST_BODY_TIMEOUT', 60_000),
+    telemetry: readTelemetryConfig(e, { serviceName: 'keda-http-interceptor' }),
   };
   if (config.queueWatchHeartbeatMs <= 0) e.problem('KEDA_HTTP_QUEUE_WATCH_HEARTBEAT must be > 0');
   if (config.backendIdleConnTimeoutMs <= 0) e.problem('KEDA_HTTP_BACKEND_IDLE_CONN_TIMEOUT must be > 0');
-  if (e.bool('OTEL_EXPORTER_OTLP_TRACES_ENABLED', false)) {
-    const proto = e.string('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'console').toLowerCase();
-    if (!['console', 'http/protobuf', 'grpc'].includes(proto)) e.problem('no valid tracing exporter defined');
-    e.warn(
-      'OTEL_EXPORTER_OTLP_TRACES_ENABLED is accepted but tracing is not implemented in this interceptor',
-    );
-  }
-  if (e.bool('OTEL_EXPORTER_OTLP_METRICS_ENABLED', false))
-    e.warn('OTEL_EXPORTER_OTLP_METRICS_ENABLED is accepted but OTLP push is not implemented; use /metrics');
   e.done();
   return { config, warnings: e.warnings };
 }

@@ -1,6 +1,7 @@
 // The scaler's configuration: upstream's env var names and defaults, plus this
 // project's additions, each documented in README.md. Every problem is reported at once.
 import { EnvReader } from '../shared/config.ts';
+import { readTelemetryConfig, type TelemetryConfig } from '../shared/telemetry/config.ts';
 import { defaultMaxQueueBytes } from '../shared/queue-codec/queue-body.ts';
 
 export interface ScalerConfig {
@@ -26,6 +27,8 @@ export interface ScalerConfig {
   queueWatchIdleTimeoutMs: number;
   /** The most a /queue body or one /queue/watch event may take; a pod sending more is failing. */
   queueMaxBytes: number;
+  /** OpenTelemetry traces and OTLP metrics (off unless enabled). */
+  telemetry: TelemetryConfig;
 }
 
 export function readConfig(env: Readonly<Record<string, string | undefined>> = process.env): {
@@ -51,6 +54,7 @@ export function readConfig(env: Readonly<Record<string, string | undefined>> = p
     // Three of the interceptor's default 5 s heartbeats (KEDA_HTTP_QUEUE_WATCH_HEARTBEAT).
     queueWatchIdleTimeoutMs: e.duration('KEDA_HTTP_SCALER_QUEUE_WATCH_IDLE_TIMEOUT', 15_000),
     queueMaxBytes: e.int('KEDA_HTTP_SCALER_QUEUE_MAX_BYTES', defaultMaxQueueBytes, { min: 1024 }),
+    telemetry: readTelemetryConfig(e, { serviceName: 'keda-http-external-scaler' }),
   };
   if (config.tickMs <= 0)
     e.problem('KEDA_HTTP_QUEUE_TICK_DURATION must be a positive duration such as 500ms');
@@ -68,11 +72,7 @@ export function readConfig(env: Readonly<Record<string, string | undefined>> = p
       `KEDA_HTTP_SCALER_QUEUE_FETCH_TIMEOUT (${config.fetchTimeoutMs}ms) is not below two ticks (${2 * config.tickMs}ms): one hung interceptor will make health flap`,
     );
   }
-  for (const name of [
-    'PROFILING_BIND_ADDRESS',
-    'OTEL_EXPORTER_OTLP_METRICS_ENABLED',
-    'OTEL_EXPORTER_OTLP_TRACES_ENABLED',
-  ]) {
+  for (const name of ['PROFILING_BIND_ADDRESS']) {
     const v = e.raw(name);
     if (v !== undefined && v !== 'false' && v !== '') {
       e.warn(`${name} is accepted for compatibility but not supported by this scaler; ignoring it`);
