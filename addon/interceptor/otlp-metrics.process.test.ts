@@ -1,8 +1,8 @@
 // OTLP metrics of a real `keda-http interceptor` process, received by a real OpenTelemetry
 // Collector (tests/harness/otel-collector.ts): upstream's meter and instrument names, the values
-// and labels of the requests sent, over OTLP/HTTP (protobuf and JSON) and OTLP/gRPC; the last values exported on
-// SIGTERM; a collector that is down costs a log line, not a request; and a bad OTEL_* setting stops
-// the process at start-up, naming the variable.
+// and labels of the requests sent, over OTLP/HTTP (protobuf and JSON) and OTLP/gRPC; the last
+// values exported on SIGTERM; a collector that is down costs a log line, not a request; and a bad
+// OTEL_* setting stops the process at start-up, naming the variable.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
