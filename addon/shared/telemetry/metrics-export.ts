@@ -2,15 +2,12 @@
 // OpenTelemetry SDK and its exporters (otlp-metrics.ts) are loaded only when it is on: loading them
 // takes a few hundred milliseconds and about 35 MiB, which a service with the export off should not
 // pay. The export reads the Prometheus registry (registry-producer.ts), so nothing runs per request.
-import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
 import type { TelemetryConfig } from './config.ts';
 import type { InstrumentTable } from './registry-producer.ts';
 
 export interface MetricsExport {
-  /** Exports now. */
-  flush(): Promise<void>;
   /** A last export of the current values, then the exporter closes: the service's shutdown step. */
   shutdown(): Promise<void>;
 }
@@ -23,8 +20,6 @@ export interface MetricsExportOptions {
   /** The instrumentation scope: upstream's meter name. */
   meterName: string;
   log: Logger;
-  /** Replaces the exporter the protocol picks. */
-  exporter?: PushMetricExporter;
 }
 
 /** Starts the periodic export, or returns undefined when OTLP metrics are off (then nothing is loaded or run). */

@@ -35,7 +35,7 @@ export function startOtlpMetrics(metrics: MetricsOn, opts: MetricsExportOptions)
     onError: (err) =>
       warnings.warn('collect', 'a metric could not be read for the OTLP export', errorFields(err)),
   });
-  const exporter = new LoggingExporter(opts.exporter ?? otlpExporter(metrics), metrics, warnings, opts.log);
+  const exporter = new LoggingExporter(otlpExporter(metrics), metrics, warnings, opts.log);
   const reader = new PeriodicExportingMetricReader({
     exporter,
     exportIntervalMillis: metrics.intervalMs,
@@ -50,10 +50,7 @@ export function startOtlpMetrics(metrics: MetricsOn, opts: MetricsExportOptions)
     endpoint: metrics.otlp.url,
     intervalMs: metrics.intervalMs,
   });
-  return {
-    flush: () => provider.forceFlush(),
-    shutdown: () => provider.shutdown(),
-  };
+  return { shutdown: () => provider.shutdown() };
 }
 
 function otlpExporter(metrics: MetricsOn): PushMetricExporter {
@@ -93,12 +90,7 @@ class LoggingExporter implements PushMetricExporter {
     this.#target = { protocol: metrics.protocol, endpoint: metrics.otlp.url };
     this.#warnings = warnings;
     this.#log = log;
-    if (inner.selectAggregationTemporality) {
-      this.selectAggregationTemporality = inner.selectAggregationTemporality.bind(inner);
-    }
   }
-
-  selectAggregationTemporality?: PushMetricExporter['selectAggregationTemporality'];
 
   export(metrics: ResourceMetrics, done: (result: ExportResult) => void): void {
     this.#inner.export(metrics, (result) => {
