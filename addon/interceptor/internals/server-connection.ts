@@ -98,19 +98,27 @@ export function checkConnectionDetach(
 let memo: { free: FreeParser | undefined } | undefined;
 onInternalsReconfigured(() => (memo = undefined));
 
-function resolve(): FreeParser | undefined {
+/**
+ * Decides once whether the method fallback is used: switched on, and `check` (the start-up check
+ * above; tests pass another) finds the expected shape. Reports once why not.
+ */
+export function resolveMethodFallback(
+  check: (free: FreeParser | string) => string | undefined = checkConnectionDetach,
+): boolean {
   const consequence = "HTTP/1.1 methods outside Node parser's list get 400";
+  memo = { free: undefined };
   if (!internalsEnabled('methodFallback')) {
     reportFallback('methodFallback', `switched off; ${consequence}`);
-    return undefined;
+    return false;
   }
   const free = loadFreeParser();
-  const problem = checkConnectionDetach(free);
-  if (problem !== undefined) {
-    reportFallback('methodFallback', `${problem}; ${consequence}`);
-    return undefined;
+  const problem = check(free);
+  if (problem !== undefined || typeof free === 'string') {
+    reportFallback('methodFallback', `${problem ?? free}; ${consequence}`);
+    return false;
   }
-  return free as FreeParser;
+  memo.free = free;
+  return true;
 }
 
 /**
@@ -118,11 +126,7 @@ function resolve(): FreeParser | undefined {
  * (checked once). False: the caller answers as if there were no fallback.
  */
 export function takeBackConnection(socket: Socket): boolean {
-  const free = (memo ??= { free: resolve() }).free;
+  if (memo === undefined) resolveMethodFallback();
+  const free = memo?.free;
   return free !== undefined && detachFromHttpServer(socket, free);
-}
-
-/** Whether the method fallback is on and usable on this Node (checked once). */
-export function methodFallbackUsable(): boolean {
-  return (memo ??= { free: resolve() }).free !== undefined;
 }

@@ -330,3 +330,106 @@ test('TLS listener: unknown methods are forwarded, keep-alive mixed with known o
   assert.equal(seenTls.length, sequence.length, 'nothing forwarded');
   bad.socket.destroy();
 });
+
+test('a request line inside the body of an unknown method stays body: nothing smuggled past routing', async () => {
+  seenPlain.length = 0;
+  const inner = 'BAR /smuggled HTTP/1.1\r\nHost: a.test\r\n\r\n';
+  const c = await Client.plain();
+  c.socket.write(
+    `FOO /outer HTTP/1.1\r\nHost: a.test\r\nContent-Length: ${inner.length}\r\n\r\n${inner}` +
+      'GET /next HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n',
+  );
+  assert.deepEqual(await c.responses(2), [`200 FOO /outer body=${inner}`, '200 GET /next body=']);
+  assert.deepEqual(seenPlain.map((s) => s.path).sort(), ['/next', '/outer']);
+});
+
+test('an unknown method on a cold route is counted and held like any request, then forwarded with its body', async () => {
+  const seen: Seen[] = [];
+  const backend = net.createServer(echoBackend(seen));
+  await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+  const objects = (ready: boolean): ReturnType<typeof service>[] => [
+    interceptorRoute('cold', { target: { service: 'cold', port: 80 }, rules: [{ hosts: ['cold.test'] }] }),
+    service('cold', [{ name: 'http', port: 80 }]),
+    endpointSlice('cold', [{ ip: '127.0.0.1', ready }], (backend.address() as net.AddressInfo).port),
+  ];
+  const cold = await startTestInterceptor(objects(false));
+  try {
+    const s = net.connect(cold.running.proxyPort, '127.0.0.1');
+    await once(s, 'connect');
+    const c = new Client(s);
+    c.socket.write('BREW /pot HTTP/1.1\r\nHost: cold.test\r\nContent-Length: 3\r\n\r\ntea');
+    for (let i = 0; i < 100 && cold.running.ready.waiting !== 1; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    assert.equal(cold.running.ready.waiting, 1, 'held');
+    const counter = cold.running.queue.get('default/cold');
+    assert.deepEqual([counter?.Concurrency, counter?.RequestCount], [1, 1], 'counted');
+    assert.equal(seen.length, 0);
+    await cold.update(objects(true));
+    const got = await c.responses(1);
+    assert.deepEqual(got, ['200 BREW /pot body=tea']);
+    assert.match(c.received, /\r\nx-keda-http-cold-start: true\r\n/i);
+    c.socket.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(cold.running.queue.get('default/cold')?.Concurrency, 0);
+    assert.equal(cold.running.servers.activeRequests, 0);
+    const metrics = await fetch(`http://127.0.0.1:${cold.running.metricsPort}/metrics`).then((r) => r.text());
+    assert.match(metrics, /interceptor_request_count_total\{code="200",method="_OTHER",route_name="cold"/);
+  } finally {
+    await cold.close();
+    backend.close();
+  }
+});
+
+test('an unknown method pipelined behind a held request waits for its answer, then goes through', async () => {
+  const seen: Seen[] = [];
+  const backend = net.createServer(echoBackend(seen));
+  await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+  const objects = (ready: boolean): ReturnType<typeof service>[] => [
+    interceptorRoute('cold', { target: { service: 'cold', port: 80 }, rules: [{ hosts: ['cold.test'] }] }),
+    service('cold', [{ name: 'http', port: 80 }]),
+    endpointSlice('cold', [{ ip: '127.0.0.1', ready }], (backend.address() as net.AddressInfo).port),
+  ];
+  const cold = await startTestInterceptor(objects(false));
+  try {
+    const s = net.connect(cold.running.proxyPort, '127.0.0.1');
+    await once(s, 'connect');
+    const c = new Client(s);
+    c.socket.write(
+      'GET /first HTTP/1.1\r\nHost: cold.test\r\n\r\nBREW /second HTTP/1.1\r\nHost: cold.test\r\nContent-Length: 1\r\n\r\nx',
+    );
+    for (let i = 0; i < 100 && cold.running.ready.waiting !== 1; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(cold.running.ready.waiting, 1, 'the GET is held');
+    await cold.update(objects(true));
+    assert.deepEqual(await c.responses(2), ['200 GET /first body=', '200 BREW /second body=x']);
+    assert.deepEqual(
+      seen.map((r) => r.method),
+      ['GET', 'BREW'],
+    );
+    c.socket.destroy();
+  } finally {
+    await cold.close();
+    backend.close();
+  }
+});
+
+// Last: the switches are per process, and this interceptor turns one off.
+test('switched off (KEDA_HTTP_INTERNALS_METHOD_FALLBACK=false): 400 as node:http answers it, nothing forwarded', async () => {
+  const off = await startTestInterceptor(
+    [
+      interceptorRoute('a', { target: { service: 'a', port: 80 }, rules: [{ hosts: ['a.test'] }] }),
+      service('a', [{ name: 'http', port: 80 }]),
+      endpointSlice('a', [{ ip: '127.0.0.1' }], (plainBackend.address() as net.AddressInfo).port),
+    ],
+    { KEDA_HTTP_INTERNALS_METHOD_FALLBACK: 'false' },
+  );
+  try {
+    seenPlain.length = 0;
+    const raw = await rawRequest(off.running.proxyPort, 'FOO / HTTP/1.1\r\nHost: a.test\r\n\r\n');
+    assert.match(raw, /^HTTP\/1\.1 400 /, raw);
+    assert.equal(seenPlain.length, 0);
+  } finally {
+    await off.close();
+  }
+});
