@@ -31,6 +31,7 @@ export const standInMethod = 'POST';
 
 const CR = 0x0d;
 const LF = 0x0a;
+const noBytes = Buffer.alloc(0);
 /** Longest chunk-size line (size and extensions) accepted before giving up. */
 const maxChunkLine = 4096;
 
@@ -43,6 +44,8 @@ export class MethodRewriter {
   /** Bytes of an unfinished head, chunk-size line or trailer section. */
   #pending: Buffer[] = [];
   #pendingBytes = 0;
+  /** The last (up to 3) bytes of #pending. */
+  #tail: Buffer = noBytes;
   /** Body or chunk bytes still to pass. */
   #remaining = 0;
   /** Requests rewritten so far (tests and the debug log). */
@@ -84,44 +87,43 @@ export class MethodRewriter {
     return out;
   }
 
-  /** Collects a head, chunk-size line, chunk end or trailer section; returns where it stopped. */
+  /**
+   * Collects a head, chunk-size line, chunk end or trailer section; returns where it stopped. Bytes
+   * of an unfinished section wait in #pending; each new chunk is searched once (with the last 3
+   * bytes before it, for a mark split across chunks), so a head trickled in small pieces costs
+   * time in proportion to its size.
+   */
   #line(chunk: Buffer, at: number, out: Buffer[]): number {
     const state = this.#state;
+    const rest = chunk.subarray(at);
+    // An empty line first: before a request line llhttp skips it (it is passed as it is); as a
+    // trailer section it ends the chunked body.
+    if ((state === 'head' || state === 'trailers') && this.#startsWithCrlf(rest)) {
+      const used = 2 - this.#pendingBytes; // a lone CR may have been waiting
+      out.push(used === 2 ? rest.subarray(0, 2) : Buffer.from('\r\n', 'latin1'));
+      this.#clearPending();
+      if (state === 'trailers') this.#state = 'head';
+      return at + used;
+    }
     // A head and a trailer section end at an empty line; the others at the end of one line.
     const endMark = state === 'head' || state === 'trailers' ? '\r\n\r\n' : '\r\n';
     const limit = state === 'chunk-size' || state === 'chunk-end' ? maxChunkLine : this.#maxHead;
-    // Search from a little before this chunk, for a mark split across chunks.
-    const joined =
-      this.#pendingBytes === 0 ? chunk.subarray(at) : Buffer.concat([...this.#pending, chunk.subarray(at)]);
-    // Empty lines before a request line are skipped by llhttp; pass them as they are.
-    if (state === 'head') {
-      let skip = 0;
-      while (skip + 1 < joined.length && joined[skip] === CR && joined[skip + 1] === LF) skip += 2;
-      if (skip > 0) {
-        out.push(joined.subarray(0, skip));
-        // What was pending is a lone CR at most (a whole CRLF would have been passed already).
-        const used = skip - this.#pendingBytes;
-        this.#pending = [];
-        this.#pendingBytes = 0;
-        return at + used;
-      }
-    }
-    const end =
-      state === 'trailers' && joined.length >= 2 && joined[0] === CR && joined[1] === LF
-        ? 0
-        : joined.indexOf(endMark);
-    if (end === -1) {
-      if (joined.length > limit) return this.#giveUp(joined, out, chunk.length);
-      this.#pending = [joined];
-      this.#pendingBytes = joined.length;
+    const tail = this.#tail;
+    const found = (tail.length === 0 ? rest : Buffer.concat([tail, rest])).indexOf(endMark);
+    if (found === -1) {
+      this.#pending.push(rest);
+      this.#pendingBytes += rest.length;
+      if (this.#pendingBytes > limit) return this.#giveUp(out, chunk.length);
+      this.#tail = rest.length >= 3 ? rest.subarray(-3) : Buffer.concat([tail, rest]).subarray(-3);
       return chunk.length;
     }
-    const stop = end + (state === 'trailers' && end === 0 ? 2 : endMark.length);
-    const used = stop - this.#pendingBytes; // bytes of this chunk that belong to the section
-    const section = joined.subarray(0, stop);
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    if (section.length > limit) return this.#giveUp(joined, out, chunk.length);
+    const used = found - tail.length + endMark.length; // bytes of this chunk in the section
+    const section = Buffer.concat([...this.#pending, rest.subarray(0, used)]);
+    this.#clearPending();
+    if (section.length > limit) {
+      this.#pending = [section];
+      return this.#giveUp(out, at + used);
+    }
     switch (state) {
       case 'head':
         this.#head(section, out);
@@ -131,8 +133,7 @@ export class MethodRewriter {
         break;
       case 'chunk-end':
         // The CRLF after a chunk's data: anything else is not a chunk llhttp would frame the same.
-        if (section.length !== 2) this.#state = 'through';
-        else this.#state = 'chunk-size';
+        this.#state = section.length === 2 ? 'chunk-size' : 'through';
         out.push(section);
         break;
       case 'trailers':
@@ -143,12 +144,26 @@ export class MethodRewriter {
     return at + used;
   }
 
-  #giveUp(joined: Buffer, out: Buffer[], chunkLength: number): number {
-    this.#state = 'through';
+  /** Whether the waiting bytes and then `rest` begin with CRLF. */
+  #startsWithCrlf(rest: Buffer): boolean {
+    const waiting = this.#pending[0];
+    if (waiting === undefined) return rest[0] === CR && rest[1] === LF;
+    if (waiting.length >= 2) return waiting[0] === CR && waiting[1] === LF;
+    return waiting[0] === CR && (this.#pending.length > 1 ? this.#pending[1]?.[0] : rest[0]) === LF;
+  }
+
+  #clearPending(): void {
     this.#pending = [];
     this.#pendingBytes = 0;
-    out.push(joined);
-    return chunkLength;
+    this.#tail = noBytes;
+  }
+
+  /** Stops rewriting: what was waiting passes unchanged, and so does everything from `from` on. */
+  #giveUp(out: Buffer[], from: number): number {
+    this.#state = 'through';
+    out.push(...this.#pending);
+    this.#clearPending();
+    return from;
   }
 
   #head(head: Buffer, out: Buffer[]): void {
