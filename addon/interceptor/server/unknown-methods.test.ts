@@ -414,6 +414,56 @@ test('an unknown method pipelined behind a held request waits for its answer, th
   }
 });
 
+test('a WebSocket Upgrade after an unknown method on the same connection still becomes a tunnel', async () => {
+  // A raw backend: 200 to ordinary requests, 101 to an Upgrade, then echoes what follows.
+  const backend = net.createServer((s) => {
+    let buf = '';
+    let tunnel = false;
+    s.on('error', () => {});
+    s.on('data', (c: Buffer) => {
+      if (tunnel) return void s.write(`echo:${c.toString('latin1')}`);
+      buf += c.toString('latin1');
+      let end: number;
+      while ((end = buf.indexOf('\r\n\r\n')) !== -1) {
+        const head = buf.slice(0, end);
+        buf = buf.slice(end + 4);
+        if (/\r\nupgrade: websocket/i.test(head)) {
+          tunnel = true;
+          s.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+          return;
+        }
+        s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      }
+    });
+  });
+  await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+  const ws = await startTestInterceptor([
+    interceptorRoute('a', { target: { service: 'a', port: 80 }, rules: [{ hosts: ['a.test'] }] }),
+    service('a', [{ name: 'http', port: 80 }]),
+    endpointSlice('a', [{ ip: '127.0.0.1' }], (backend.address() as net.AddressInfo).port),
+  ]);
+  try {
+    const s = net.connect(ws.running.proxyPort, '127.0.0.1');
+    await once(s, 'connect');
+    const c = new Client(s);
+    c.socket.write('FOO /x HTTP/1.1\r\nHost: a.test\r\n\r\n');
+    assert.deepEqual(await c.responses(1), ['200 ok']);
+    c.socket.write('GET /ws HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    for (let i = 0; i < 100 && !c.received.includes(' 101 '); i++)
+      await new Promise((r) => setTimeout(r, 10));
+    assert.match(c.received, /HTTP\/1\.1 101 Switching Protocols/);
+    c.socket.write('hello');
+    for (let i = 0; i < 100 && !c.received.endsWith('echo:hello'); i++)
+      await new Promise((r) => setTimeout(r, 10));
+    assert.ok(c.received.endsWith('echo:hello'), c.received);
+    assert.equal(ws.running.servers.upgradedConnections, 1);
+    c.socket.destroy();
+  } finally {
+    await ws.close();
+    backend.close();
+  }
+});
+
 // Last: the switches are per process, and this interceptor turns one off.
 test('switched off (KEDA_HTTP_INTERNALS_METHOD_FALLBACK=false): 400 as node:http answers it, nothing forwarded', async () => {
   const off = await startTestInterceptor(
