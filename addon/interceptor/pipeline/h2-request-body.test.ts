@@ -26,11 +26,13 @@ const outcomes = new Map<string, 'complete' | 'aborted'>();
 
 /**
  * /wait-body answers once the whole body has arrived; /answer-first sends its response head and a
- * first chunk at once, then waits for the body.
+ * first chunk at once, then waits for the body; /slow-reader waits a second before reading.
  */
 const handler: http.RequestListener = (req, res) => {
   const path = req.url ?? '';
-  req.resume();
+  // /slow-reader reads nothing for its first second: the interceptor is pushed back, not stalled.
+  if (path.startsWith('/slow-reader')) setTimeout(() => req.resume(), 1000);
+  else req.resume();
   req.on('end', () => {
     outcomes.set(path, 'complete');
     res.end('done');
@@ -210,6 +212,32 @@ test('h2c: a body that keeps arriving, each pause shorter than the timeout, is n
     const [h] = (await response) as [http2.IncomingHttpHeaders];
     await once(s, 'end');
     assert.equal(h[':status'], 200);
+    assert.equal(body, 'done');
+  } finally {
+    session.close();
+  }
+});
+
+test('h2c: a backend that does not read for a while pushes the client back; that is no stall', async () => {
+  const session = http2.connect(ic.url('/'));
+  try {
+    // Far more than the loopback buffers between interceptor and backend hold, so the client's
+    // stream is stopped by flow control for most of the backend's pause (3x the timeout).
+    const size = 32 << 20;
+    const s = session.request({
+      ':method': 'POST',
+      ':path': '/slow-reader',
+      ':authority': 'a.test',
+      'content-length': String(size),
+    });
+    let body = '';
+    s.setEncoding('utf8');
+    s.on('data', (c: string) => (body += c));
+    const response = once(s, 'response');
+    s.end(Buffer.alloc(size, 97));
+    const [h] = (await response) as [http2.IncomingHttpHeaders];
+    await once(s, 'end');
+    assert.equal(h[':status'], 200, body);
     assert.equal(body, 'done');
   } finally {
     session.close();
