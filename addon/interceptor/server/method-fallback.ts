@@ -188,11 +188,6 @@ class RewrittenConnection extends Duplex {
   }
 }
 
-/** The client's connection a request arrived on: the real one behind a rewritten connection. */
-export function realConnection(socket: Socket): Socket {
-  return socket instanceof RewrittenConnection ? socket.raw : socket;
-}
-
 export interface FallbackServerOptions {
   log: Logger;
   serverOptions: http.ServerOptions;
@@ -201,6 +196,8 @@ export interface FallbackServerOptions {
   onClientError: (err: NodeJS.ErrnoException, socket: Socket) => void;
   /** Whether the real connection has no request in flight (its earlier responses are out). */
   idle: (raw: Socket) => boolean;
+  /** Told of each rewritten connection before it is served, with the real one behind it. */
+  adopt: (raw: Socket, conn: Socket) => void;
   /** Called with the server once, so that the listeners' owner can start its deadlines and close it. */
   setUp?: (server: http.Server) => void;
 }
@@ -209,6 +206,7 @@ export interface FallbackServerOptions {
 export class MethodFallback {
   readonly #log: Logger;
   readonly #idle: (raw: Socket) => boolean;
+  readonly #adopt: (raw: Socket, conn: Socket) => void;
   readonly #maxHead: number;
   /** Lowercase, and unguessable: a client cannot send it to change another request's method. */
   readonly header = `x-keda-http-method-${randomBytes(12).toString('hex')}`;
@@ -217,6 +215,7 @@ export class MethodFallback {
   constructor(o: FallbackServerOptions) {
     this.#log = o.log;
     this.#idle = o.idle;
+    this.#adopt = o.adopt;
     this.#maxHead = o.serverOptions.maxHeaderSize ?? 16 << 10;
     // Room for the method header, so that a head at the limit is not refused because of it.
     this.server = http.createServer(
@@ -276,6 +275,7 @@ export class MethodFallback {
         Buffer.concat(rest),
         new MethodRewriter(this.header, this.#maxHead),
       );
+      this.#adopt(socket, conn as unknown as Socket);
       this.server.emit('connection', conn);
     });
     return true;

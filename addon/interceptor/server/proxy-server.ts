@@ -9,7 +9,7 @@ import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from '../../shared/log.ts';
 import { responseMayBeInFlight, startHeaderDeadlines } from '../internals/http-server.ts';
 import type { ProxyRequest, ProxyResponse } from '../proxy/forward.ts';
-import { MethodFallback, realConnection } from './method-fallback.ts';
+import { MethodFallback } from './method-fallback.ts';
 
 export type RequestListener = (req: ProxyRequest, res: ProxyResponse) => void;
 export type UpgradeListener = (req: http.IncomingMessage, socket: Socket, head: Buffer) => void;
@@ -138,15 +138,11 @@ export class ProxyServers {
     return this.#upgraded.size;
   }
 
-  /**
-   * Counts in-flight requests so a drain knows when it is done. `connectionOf` maps the socket a
-   * request arrived on to the client's connection, where they differ (the method fallback's).
-   */
-  #track(listener: RequestListener, connectionOf?: (s: Socket) => Socket): RequestListener {
+  /** Counts in-flight requests so a drain knows when it is done. */
+  #track(listener: RequestListener): RequestListener {
     return (req, res) => {
       this.#active++;
-      const socket =
-        connectionOf === undefined ? (req.socket as Socket | undefined) : connectionOf(req.socket as Socket);
+      const socket = req.socket as Socket | undefined;
       let st = socket ? this.#connState.get(socket) : undefined;
       if (socket && !st) this.#connState.set(socket, (st = { inflight: 0, served: 0 }));
       if (st) {
@@ -180,10 +176,17 @@ export class ProxyServers {
     return new MethodFallback({
       log: this.#log,
       serverOptions: this.#h1Options,
-      onRequest: this.#track(onRequest, realConnection) as http.RequestListener,
+      onRequest: this.#track(onRequest) as http.RequestListener,
       onUpgrade,
       onClientError: this.#onClientError,
       idle: (raw) => (this.#connState.get(raw)?.inflight ?? 0) === 0,
+      // Requests on the rewritten connection count on the client's connection, which the drain
+      // closes only when none is in flight.
+      adopt: (raw, conn) => {
+        let st = this.#connState.get(raw);
+        if (!st) this.#connState.set(raw, (st = { inflight: 0, served: 0 }));
+        this.#connState.set(conn, st);
+      },
       setUp: (server) => startHeaderDeadlines(server),
     });
   }

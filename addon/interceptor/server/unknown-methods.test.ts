@@ -29,9 +29,9 @@ interface Seen {
 /**
  * An echo backend on raw sockets (a Node server would itself refuse the methods under test): it
  * parses each request (Content-Length or chunked body, keep-alive) and answers
- * "<method> <path> body=<body>".
+ * "<method> <path> body=<body>", after `delayMs`.
  */
-function echoBackend(seen: Seen[]): (socket: net.Socket) => void {
+function echoBackend(seen: Seen[], delayMs = 0): (socket: net.Socket) => void {
   return (socket) => {
     let buf = Buffer.alloc(0);
     socket.on('error', () => {});
@@ -72,7 +72,9 @@ function echoBackend(seen: Seen[]): (socket: net.Socket) => void {
         buf = buf.subarray(at);
         seen.push({ method, path, body });
         const answer = `${method} ${path} body=${body}`;
-        socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${Buffer.byteLength(answer)}\r\n\r\n${answer}`);
+        const response = `HTTP/1.1 200 OK\r\nContent-Length: ${Buffer.byteLength(answer)}\r\n\r\n${answer}`;
+        if (delayMs === 0) socket.write(response);
+        else setTimeout(() => socket.write(response), delayMs);
       }
     });
   };
@@ -461,6 +463,34 @@ test('a WebSocket Upgrade after an unknown method on the same connection still b
   } finally {
     await ws.close();
     backend.close();
+  }
+});
+
+test('the drain waits for an unknown method in flight on a taken-over connection', async () => {
+  const seen: Seen[] = [];
+  const slow = net.createServer(echoBackend(seen, 500));
+  await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+  const draining = await startTestInterceptor([
+    interceptorRoute('a', { target: { service: 'a', port: 80 }, rules: [{ hosts: ['a.test'] }] }),
+    service('a', [{ name: 'http', port: 80 }]),
+    endpointSlice('a', [{ ip: '127.0.0.1' }], (slow.address() as net.AddressInfo).port),
+  ]);
+  try {
+    const s = net.connect(draining.running.proxyPort, '127.0.0.1');
+    await once(s, 'connect');
+    const c = new Client(s);
+    c.socket.write('GET /first HTTP/1.1\r\nHost: a.test\r\n\r\n');
+    assert.deepEqual(await c.responses(1), ['200 GET /first body=']);
+    c.socket.write('FOO /slow HTTP/1.1\r\nHost: a.test\r\n\r\n');
+    for (let i = 0; i < 100 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    const shutdown = draining.running.shutdown();
+    const got = await c.responses(2);
+    await shutdown;
+    assert.deepEqual(got, ['200 GET /first body=', '200 FOO /slow body='], 'answered, not cut off');
+    assert.ok(await closed(c), 'then the drain closes the connection');
+  } finally {
+    await draining.close();
+    slow.close();
   }
 });
 
