@@ -23,7 +23,7 @@ import type { Logger } from '../../shared/log.ts';
 import { takeBackConnection } from '../internals/server-connection.ts';
 import { isTchar, MethodRewriter, parserMethods } from './method-rewriter.ts';
 
-/** Methods llhttp matches at the start of a request line: HTTP's, its HTTP/2 preface and RTSP's. */
+/** RTSP's own methods: llhttp matches them on a request line too, and refuses them with HTTP/1.x. */
 const rtspOnlyMethods = [
   'DESCRIBE',
   'ANNOUNCE',
@@ -37,6 +37,7 @@ const rtspOnlyMethods = [
   'RECORD',
   'FLUSH',
 ];
+/** Every method llhttp matches on a request line: Node's list, the HTTP/2 preface's PRI, RTSP's. */
 const llhttpMethods = new Set([...parserMethods, 'PRI', ...rtspOnlyMethods]);
 const llhttpPrefixes = new Set([...llhttpMethods].flatMap((m) => [...m].map((_, i) => m.slice(0, i + 1))));
 const rtspByLength = [...rtspOnlyMethods].sort((a, b) => b.length - a.length);
