@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs a command with the view a pod (a container) would have in a cluster, in its own mount and
-# UTS namespaces (the caller starts it under `unshare --mount --uts`), so nothing outside this
-# process tree changes:
+# UTS namespaces (the caller starts it under `unshare --mount --uts`, and for a pod first under
+# `nsenter --net=<the pod's network namespace>`), so nothing outside this process tree changes:
 #   KUBELET_SANDBOX_HOSTNAME  the pod's hostname (what gethostname() answers, as in a pod)
 #   KUBELET_SANDBOX_HOSTS     a hosts file (Service names -> ClusterIPs) mounted over /etc/hosts
 #   KUBELET_SANDBOX_MOUNTS    lines of "<source><TAB><mount path>": the pod's volumes and its
