@@ -26,6 +26,8 @@ export interface RunnerContext {
   log: Logger;
   /** Service names -> ClusterIPs, mounted over /etc/hosts. */
   hostsFile: string;
+  /** Mounted over /etc/resolv.conf in pods with their own network namespace (podResolvConf). */
+  resolvConf: string;
   /** Where in-cluster clients find the API server (KUBERNETES_SERVICE_HOST/PORT, api-server-access.ts). */
   apiServerEnv: Record<string, string>;
   owner: string;
@@ -142,7 +144,7 @@ export class ContainerRunner {
       mounts,
       owner: this.#ctx.owner,
       ...(inImage ? { root: inImage.root } : {}),
-      ...(this.#sandbox.netns ? { netns: this.#sandbox.netns } : {}),
+      ...(this.#sandbox.netns ? { netns: this.#sandbox.netns, resolvConf: this.#ctx.resolvConf } : {}),
       env: {
         ...(inImage?.env ?? {
           PATH: `${resolve(process.execPath, '..')}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,

@@ -2,7 +2,7 @@
 // It registers the Node, binds pending pods to it (there is no scheduler), runs each pod
 // (pod-worker.ts) in its own network namespace (pod-network.ts) and serves Services on their
 // ClusterIPs (service-proxy.ts). See README.md.
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Informer, KubeClient, isConflict, isNotFound } from '../../addon/runtime/index.ts';
@@ -10,7 +10,7 @@ import { createLogger, errorFields, type Logger } from '../../addon/shared/log.t
 import { registerNode, type NodeHeartbeat } from './node.ts';
 import type { StagedImages } from './images.ts';
 import { startApiServerAccess } from './api-server-access.ts';
-import { PodNetwork } from './pod-network.ts';
+import { PodNetwork, podResolvConf } from './pod-network.ts';
 import { PodWorker, type PodWorkerContext } from './pod-worker.ts';
 import { killLeftovers } from './sandbox.ts';
 import { kubeletPort, startLogServer } from './log-server.ts';
@@ -92,6 +92,8 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
     await network.close();
     throw err;
   });
+  const resolvConf = join(dir, 'resolv.conf');
+  writeFileSync(resolvConf, podResolvConf(network.nodeIP));
   const proxy = new ServiceProxy(
     client,
     { hostsFile: join(dir, 'hosts.d', 'hosts'), extraHosts: [apiAccess.hostsLine], addresses: network },
@@ -104,6 +106,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
     client,
     log,
     hostsFile: proxy.hostsFile,
+    resolvConf,
     apiServerEnv: apiAccess.env,
     owner,
     restartBackoff: opts.restartBackoff ?? { initialMs: 10_000, maxMs: 300_000 },

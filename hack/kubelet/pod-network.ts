@@ -201,6 +201,15 @@ export class PodNetwork {
 }
 
 /**
+ * The /etc/resolv.conf of pods in their own namespaces. This machine's name server is out of their
+ * reach (nothing is forwarded), and a lookup would wait for it for seconds: the node's address,
+ * where nothing answers on port 53, makes any name the hosts file lacks fail at once.
+ */
+export function podResolvConf(nodeIP: string): string {
+  return `# Pods of the process kubelet find names in /etc/hosts (the cluster's Services) only.\nnameserver ${nodeIP}\n`;
+}
+
+/**
  * Every trace of range N on this machine, as `ip` lists them: namespaces, links, addresses and
  * routes. Empty once a kubelet of that range stopped (or the next one cleaned up after it).
  */

@@ -21,6 +21,8 @@ export interface SandboxOptions {
   hostname?: string;
   /** Mounted over /etc/hosts. */
   hostsFile?: string;
+  /** Mounted over /etc/resolv.conf (else this machine's shows through). */
+  resolvConf?: string;
   /** Directories bind-mounted at paths inside (volumes, the service-account token). */
   mounts?: { source: string; target: string }[];
   /** Who started it (a state directory): the key for cleaning up after a crash. */
@@ -70,6 +72,7 @@ export function spawnSandboxed(opts: SandboxOptions): ChildProcess {
         [ownerEnvVar]: opts.owner,
         KUBELET_SANDBOX_HOSTNAME: opts.hostname ?? '',
         KUBELET_SANDBOX_HOSTS: opts.hostsFile ?? '',
+        KUBELET_SANDBOX_RESOLV_CONF: opts.resolvConf ?? '',
         KUBELET_SANDBOX_MOUNTS: (opts.root ? outerFirst(opts.mounts ?? []) : mountOrder(opts.mounts ?? []))
           .map((m) => `${m.source}\t${m.target}`)
           .join('\n'),

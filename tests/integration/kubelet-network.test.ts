@@ -180,6 +180,7 @@ test('a pod reaches the API server with its in-cluster config, and a Service and
     const fs = require('node:fs');
     const https = require('node:https');
     const http = require('node:http');
+    const dns = require('node:dns/promises');
     const sa = '/var/run/secrets/kubernetes.io/serviceaccount';
     const get = (mod, url, opts) => new Promise((resolve, reject) =>
       mod.get(url, opts, (res) => { let b = ''; res.on('data', (c) => (b += c)); res.on('end', () => resolve(res.statusCode + ' ' + b)); }).on('error', reject));
@@ -189,6 +190,9 @@ test('a pod reaches the API server with its in-cluster config, and a Service and
       const auth = { ca: fs.readFileSync(sa + '/ca.crt'), headers: { authorization: 'Bearer ' + fs.readFileSync(sa + '/token', 'utf8') } };
       console.log('api', (await get(https, api + '/api/v1/namespaces/' + ns + '/pods/' + process.env.HOSTNAME, auth)).split(' ')[0]);
       console.log('service', await get(http, 'http://listener.' + ns + '.svc.cluster.local/', {}));
+      const t0 = Date.now();
+      const lookup = await dns.lookup('no-such-name.invalid').then(() => 'found', (err) => err.code);
+      console.log('unknown name', lookup, Date.now() - t0 < 2000 ? 'at once' : 'after ' + (Date.now() - t0) + ' ms');
       console.log('pod', await get(http, 'http://${target?.status?.podIP ?? ''}:8080/', {}));
     })().catch((err) => { console.error(err); process.exit(1); });`;
   // The pod may read itself: RBAC as in a cluster, so give its ServiceAccount that right.
@@ -223,6 +227,8 @@ test('a pod reaches the API server with its in-cluster config, and a Service and
   assert.equal(phase, 'Succeeded', out);
   const clientIP = (await client.get<Pod>(podKind, ns, 'client'))?.status?.podIP ?? '';
   assert.match(out, /^api 200$/m);
+  // No name server reaches a pod; a name the hosts file lacks fails at once rather than timing out.
+  assert.match(out, /^unknown name \S+ at once$/m);
   const name = escape(target?.metadata.name ?? '');
   // Through the Service proxy the listener sees the node's address; pod to pod, the client's own.
   assert.match(out, new RegExp(`^service 200 ${name} ${escape(kubelet.nodeIP)}:\\d+$`, 'm'));
@@ -240,7 +246,9 @@ test('stop() leaves no namespace, link, address or route; after a SIGKILL, the n
   // A clean stop with two pods running.
   const first = await startKubelet(options);
   const range = Number(first.nodeIP.split('.')[1]);
-  await readyPods(ns, 2, node);
+  const containerIDs = (pods: Pod[]): string[] =>
+    pods.map((p) => p.status?.containerStatuses?.[0]?.containerID ?? '');
+  const firstIDs = containerIDs(await readyPods(ns, 2, node));
   assert.ok((await networkTraces(range)).length > 0);
   await first.stop();
   assert.deepEqual(await networkTraces(range), [], 'nothing left after stop()');
@@ -262,7 +270,15 @@ test('stop() leaves no namespace, link, address or route; after a SIGKILL, the n
   let output = '';
   doomed.stdout.on('data', (c: Buffer) => (output += c.toString()));
   doomed.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  const pods = await readyPods(ns, 2, node).catch((err: unknown) => {
+  // The statuses the first kubelet left still say Ready: wait for containers of the new one.
+  const pods = await eventually(
+    'the pods running again on the kubelet in its own process',
+    async () => {
+      const again = await readyPods(ns, 2, node);
+      return containerIDs(again).some((id) => firstIDs.includes(id)) ? undefined : again;
+    },
+    { timeoutMs: 60_000 },
+  ).catch((err: unknown) => {
     doomed.kill('SIGKILL');
     throw new Error(`${String(err)}\n${output}`);
   });
@@ -276,10 +292,10 @@ test('stop() leaves no namespace, link, address or route; after a SIGKILL, the n
     left.some((l) => l.includes(`_${ns}_listener-`)),
     `a namespace left behind:\n${left.join('\n')}`,
   );
+  // Running, not a zombie (killed processes wait for this machine's init to reap them).
   const alive = (pid: number): boolean => {
     try {
-      process.kill(pid, 0);
-      return true;
+      return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
     } catch {
       return false;
     }
@@ -295,7 +311,13 @@ test('stop() leaves no namespace, link, address or route; after a SIGKILL, the n
   const next = await startKubelet(options);
   try {
     assert.equal(next.nodeIP, first.nodeIP, 'the same state directory claims the same range');
-    assert.ok(!pids.some(alive), 'the containers the killed kubelet left are gone');
+    await eventually(
+      'the containers the killed kubelet left gone',
+      () => (pids.some(alive) ? undefined : true),
+      {
+        timeoutMs: 5000,
+      },
+    );
     assert.deepEqual(
       (await netnsNames()).filter((n) => n.startsWith(`khttp${range}-`)),
       [],
