@@ -1,8 +1,8 @@
 // One pod on the process kubelet's node, from admission to deletion: it gets its network namespace
-// and address (pod-network.ts), a service-account token, its containers run as processes (container-runner.ts), and its status is
-// written back the way a kubelet writes it (phase, podIP, conditions, containerStatuses). When the
-// pod is deleted it stops the containers within the grace period, then removes the pod object
-// with grace 0, as the kubelet does.
+// and address (pod-network.ts) and a service-account token, its containers run as processes
+// (container-runner.ts), and its status is written back the way a kubelet writes it (phase, podIP,
+// conditions, containerStatuses). When the pod is deleted it stops the containers within the grace
+// period, then removes the pod object with grace 0, as the kubelet does.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isNotFound } from '../../addon/runtime/index.ts';
@@ -56,8 +56,14 @@ export class PodWorker {
     return `${this.#pod.metadata.namespace}/${this.#pod.metadata.name}`;
   }
 
+  /** Its address, which this machine reaches on every port the pod listens on. */
   get podIP(): string | undefined {
     return this.#sandbox?.podIP;
+  }
+
+  /** Its network namespace (`nsenter --net=<this>`); undefined for hostNetwork or before start. */
+  get netns(): string | undefined {
+    return this.#sandbox?.netns;
   }
 
   /** The log file of a container of this pod. */

@@ -1,8 +1,9 @@
 // Starts a process the way the process kubelet runs a container: in its pod's network namespace
-// (pod-network.ts), in its own mount and UTS namespaces (sandbox.sh) with its own hostname, /etc/hosts and mounted
-// directories (volumes, service-account token), in its own process group (so a signal reaches everything it started), with output
-// appended to a log file. A container of a staged image also gets the image as its whole root file
-// system (read-only when asked), and runs as the user its securityContext or the image names.
+// (pod-network.ts), in its own mount and UTS namespaces (sandbox.sh) with its own hostname,
+// /etc/hosts and mounted directories (volumes, service-account token), in its own process group
+// (so a signal reaches everything it started), with output appended to a log file. A container of
+// a staged image also gets the image as its whole root file system (read-only when asked), and
+// runs as the user its securityContext or the image names.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
