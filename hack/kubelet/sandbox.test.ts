@@ -32,6 +32,7 @@ describe('a container in an image root', () => {
   const rootfs = join(dir, 'rootfs');
   const volume = join(dir, 'volume');
   const hosts = join(dir, 'hosts');
+  const resolvConf = join(dir, 'resolv.conf');
   // A network namespace with only lo, as a pod's without its veth.
   const netns = `sandbox-test-${process.pid}`;
 
@@ -42,6 +43,7 @@ describe('a container in an image root', () => {
     await mkdir(volume, { recursive: true, mode: 0o777 });
     await chmod(volume, 0o777); // an emptyDir is writable by any user
     await writeFile(hosts, '10.96.1.2 echo.shop\n');
+    await writeFile(resolvConf, 'nameserver 10.200.0.1\n');
     await ip(['netns', 'add', netns]);
     await ip(['link', 'set', 'lo', 'up'], { netns });
   });
@@ -60,6 +62,7 @@ describe('a container in an image root', () => {
       cwd: repoRoot,
       logPath,
       hostsFile: hosts,
+      resolvConf,
       mounts: [{ source: volume, target: '/data' }],
       owner: dir,
       netns: `/run/netns/${netns}`,
@@ -95,6 +98,7 @@ describe('a container in an image root', () => {
       "Service names resolve through the image's nsswitch.conf and /etc/hosts",
     );
     assert.deepEqual(seen.interfaces, ['lo'], "it runs in the pod's network namespace");
+    assert.equal(seen.resolvConf, 'nameserver 10.200.0.1\n', "the kubelet's resolv.conf");
     assert.equal(await readFile(join(volume, 'written'), 'utf8'), 'from the container');
   });
 
@@ -126,6 +130,7 @@ console.log(JSON.stringify({
   writeTmp: attempt(() => fs.writeFileSync('/tmp/written', 'x')),
   writeVolume: attempt(() => fs.writeFileSync('/data/written', 'from the container')),
   hosts: fs.readFileSync('/etc/hosts', 'utf8'),
+  resolvConf: fs.readFileSync('/etc/resolv.conf', 'utf8'),
   interfaces: Object.keys(os.networkInterfaces()),
   resolved,
 }));
