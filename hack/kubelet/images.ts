@@ -27,11 +27,9 @@ const localProgramImagePattern = /(^|\/)keda-http-test\/local-program(:[\w.-]+)?
 /**
  * Images of Go programs, run as the binaries hack/build-binaries.sh builds from their Go modules at
  * the pinned versions (whatever the tag says). Their "entrypoint" here adds flags that bind the
- * pod's address (the container's own args come after and win). Each pod has its own network
- * namespace (pod-network.ts), so binding every address would do as well; the flags date from pods
- * sharing this machine's network, as does the KEDA adapter's Prometheus port derived from the pod's
- * address, and the upstream add-on's pods on ports no other pod uses
- * (hack/bench/upstream-manifests.ts).
+ * pod's address (the container's own args come after and win), and the KEDA adapter's Prometheus
+ * port is derived from the pod's address. Each pod has its own network namespace (pod-network.ts),
+ * so neither is needed to keep pods apart; both are harmless.
  */
 const goImages: {
   pattern: RegExp;
