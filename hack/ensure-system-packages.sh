@@ -17,13 +17,11 @@ need_command() { command -v "$1" >/dev/null 2>&1 || need+=("$2"); }
 
 start_packages() {
   need_command openssl openssl   # the control plane's certificates, the kubelet's serving certificate
-  need_command ip iproute2       # pod and Service addresses on lo
+  need_command ip iproute2       # pods' network namespaces, veths, the kubelet's bridge
   need_command unshare util-linux # pod sandboxes (mount and UTS namespaces)
-  need_command nsenter util-linux
+  need_command nsenter util-linux # entering a pod's network namespace
   need_command mount mount       # the sandbox's bind mounts
   need_command hostname hostname # a pod's hostname inside its sandbox
-  need_command gcc gcc           # the kubelet's bind() shim (hack/kubelet/bind-to-pod-ip.c)
-  [ -e /usr/include/dlfcn.h ] || need+=(libc6-dev)
 }
 chromium_package() {
   [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || need+=(chromium)

@@ -2,8 +2,8 @@
 // hack/kubelet): an HTTP echo server that answers every request with what it saw, like the
 // `traefik/whoami` image upstream's e2e tests use.
 //
-//   PORT               listen port (default 8080), on every address; the kubelet's bind shim
-//                      narrows that to the pod's own address
+//   PORT               listen port (default 8080), on every address (of the pod's own network
+//                      namespace, under the process kubelet)
 //   STARTUP_DELAY_MS   wait this long before listening, so a cold start takes real time and the
 //                      readiness probe fails until then (default 0)
 //   TERMINATION_DELAY_MS  on SIGTERM, keep serving this long before draining (default 0): a slow

@@ -4,7 +4,7 @@ import { LocalCluster, serviceCidrFor } from './control-plane.ts';
 
 // The clusters this project starts, some of them at the same time on one machine (a test suite
 // while the demo or a benchmark runs): their Service ranges must differ, or the process kubelets
-// would put the same ClusterIP on lo for two different Services.
+// would put the same ClusterIP on this machine for two different Services.
 const projectClusters = [
   '.cache/local-cluster',
   '.cache/test-cluster',

@@ -64,7 +64,7 @@ interface State {
 const legacyServiceCidr = '10.96.0.0/16';
 
 /**
- * Every process kubelet puts its cluster's ClusterIPs on the same loopback interface, so two
+ * Every process kubelet puts its cluster's ClusterIPs on this machine (on its bridge), so two
  * clusters running at once on one machine (the test suite and the demo, two benchmarks) must not
  * hand out the same ClusterIP. Each cluster directory gets a /20 of its own in 10.100-199 (pods use
  * 10.200-249), from its name (`.cache/test-cluster`, `.cache/e2e-cluster`, ...), so the project's

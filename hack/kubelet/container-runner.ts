@@ -24,12 +24,12 @@ const repoRoot = resolve(import.meta.dirname, '../..');
 export interface RunnerContext {
   client: KubeClient;
   log: Logger;
-  /** The compiled bind shim (LD_PRELOAD). */
-  bindShim: string;
   /** Service names -> ClusterIPs, mounted over /etc/hosts. */
   hostsFile: string;
-  /** Where in-cluster clients find the API server (KUBERNETES_SERVICE_HOST/PORT). */
-  apiServer: { host: string; port: string };
+  /** Mounted over /etc/resolv.conf in pods with their own network namespace (podResolvConf). */
+  resolvConf: string;
+  /** Where in-cluster clients find the API server (KUBERNETES_SERVICE_HOST/PORT, api-server-access.ts). */
+  apiServerEnv: Record<string, string>;
   owner: string;
   /** CrashLoopBackOff: first delay and cap (the kubelet's are 10 s and 5 min). */
   restartBackoff: { initialMs: number; maxMs: number };
@@ -41,6 +41,8 @@ export interface RunnerContext {
 export interface PodSandbox {
   pod: Pod;
   podIP: string;
+  /** The pod's network namespace (a /run/netns path); undefined for hostNetwork pods. */
+  netns: string | undefined;
   dir: string;
   /** The service-account directory, or undefined when automount is off. */
   serviceAccountDir: string | undefined;
@@ -124,20 +126,13 @@ export class ContainerRunner {
       mounts = this.#sandbox.volumes.mountsFor(this.spec);
       const sa = this.#sandbox.serviceAccountDir;
       if (sa) mounts.push({ source: sa, target: '/var/run/secrets/kubernetes.io/serviceaccount' });
-      if (cmd.image) {
-        inImage = await this.#imageRoot(cmd.image);
-        // The shim must be inside the image's root to be preloaded there; at the same path as here,
-        // so the helpers that run on this machine before the chroot (sh, unshare) load it too
-        // instead of printing loader errors into the container's log.
-        mounts.push({ source: this.#ctx.bindShim, target: this.#ctx.bindShim });
-      }
+      if (cmd.image) inImage = await this.#imageRoot(cmd.image);
     } catch (err) {
       this.#setWaiting('CreateContainerConfigError', (err as Error).message);
       this.#scheduleRestart();
       return;
     }
     if (this.#stopping) return;
-    const { host, port } = this.#ctx.apiServer;
     const argv = cmd.argv.map((a) => expand(a, env));
     const startedAt = nowTime();
     const child = spawnSandboxed({
@@ -149,20 +144,15 @@ export class ContainerRunner {
       mounts,
       owner: this.#ctx.owner,
       ...(inImage ? { root: inImage.root } : {}),
+      ...(this.#sandbox.netns ? { netns: this.#sandbox.netns, resolvConf: this.#ctx.resolvConf } : {}),
       env: {
         ...(inImage?.env ?? {
           PATH: `${resolve(process.execPath, '..')}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
           HOME: join(this.#sandbox.dir, 'home'),
         }),
         HOSTNAME: pod.spec.hostname ?? pod.metadata.name,
-        KUBERNETES_SERVICE_HOST: host,
-        KUBERNETES_SERVICE_PORT: port,
-        KUBERNETES_SERVICE_PORT_HTTPS: port,
-        KUBERNETES_PORT: `tcp://${host}:${port}`,
+        ...this.#ctx.apiServerEnv,
         ...env,
-        // Last, so a container cannot turn them off: the pod's address for the bind shim.
-        KEDA_HTTP_POD_IP: podIP,
-        LD_PRELOAD: this.#ctx.bindShim,
       },
     });
     this.#child = child;

@@ -116,3 +116,15 @@ test('the add-on image, when staged, runs its ENTRYPOINT and CMD inside the stag
     argv: ['node', join(import.meta.dirname, '../../bin/keda-http.ts'), 'scaler'],
   });
 });
+
+test("the local-program image runs the container's command (a path on this machine) with its args", () => {
+  assert.deepEqual(
+    imageCommand(
+      c('keda-http-test/local-program:1', { command: ['/tmp/x/listener', '-a'], args: ['-b'] }),
+      '10.1.0.5',
+    ),
+    { argv: ['/tmp/x/listener', '-a', '-b'] },
+  );
+  const none = imageCommand(c('keda-http-test/local-program:1'), '10.1.0.5');
+  assert.ok('error' in none && none.error.includes('absolute path'));
+});

@@ -17,21 +17,19 @@ const echoImagePattern = /(^|\/)keda-http-test\/echo(:[\w.-]+)?$/;
 /** The gRPC echo test app of hack/apps/grpc-echo.ts. */
 export const grpcEchoImage = 'keda-http-test/grpc-echo:1';
 const grpcEchoImagePattern = /(^|\/)keda-http-test\/grpc-echo(:[\w.-]+)?$/;
+/**
+ * For tests that need a program of their own (a static Go binary built in the test's setup): the
+ * container's `command` is an absolute path on this machine, run as it is with its `args`.
+ */
+export const localProgramImage = 'keda-http-test/local-program:1';
+const localProgramImagePattern = /(^|\/)keda-http-test\/local-program(:[\w.-]+)?$/;
 
 /**
  * Images of Go programs, run as the binaries hack/build-binaries.sh builds from their Go modules at
- * the pinned versions (whatever the tag says). Go binaries are static, so the bind shim cannot reach
- * them; their "entrypoint" here adds the flags that bind the pod's address instead of every address
- * (the container's own args come after and win).
- *
- * KEDA: the adapter's Prometheus port has no address flag (it binds ":8080", which would clash with
- * pods on 8080), so it moves to a port derived from the pod's address (unique per pod address, also
- * across concurrent kubelets).
- *
- * The upstream add-on (for the benchmarks that compare against it): its interceptor and scaler take
- * only ports (KEDA_HTTP_PROXY_PORT, KEDA_HTTP_ADMIN_PORT, KEDA_HTTP_SCALER_PORT,
- * OTEL_PROM_EXPORTER_PORT) and bind them on every address, so their pods must use ports no other
- * pod listens on (hack/bench/upstream-manifests.ts does).
+ * the pinned versions (whatever the tag says). Their "entrypoint" here adds flags that bind the
+ * pod's address (the container's own args come after and win), and the KEDA adapter's Prometheus
+ * port is derived from the pod's address. Each pod has its own network namespace (pod-network.ts),
+ * so neither is needed to keep pods apart; both are harmless.
  */
 const goImages: {
   pattern: RegExp;
@@ -136,11 +134,19 @@ export function imageCommand(
   }
   if (echoImagePattern.test(container.image))
     return { argv: [node, resolve(repoRoot, 'hack/apps/echo.ts'), ...args] };
+  if (localProgramImagePattern.test(container.image)) {
+    const [program, ...rest] = container.command ?? [];
+    if (!program?.startsWith('/'))
+      return {
+        error: `image ${container.image} runs the container's command, an absolute path on this machine`,
+      };
+    return { argv: [program, ...rest, ...args] };
+  }
   return {
     error:
       `the process kubelet cannot run image ${container.image}: it runs ghcr.io/keda-http/keda-http-addon:<tag> ` +
       `(this checkout's bin/keda-http.ts), ${echoImage} (hack/apps/echo.ts), ${grpcEchoImage} ` +
-      `(hack/apps/grpc-echo.ts) and KEDA's ` +
+      `(hack/apps/grpc-echo.ts), ${localProgramImage} (the container's command) and KEDA's ` +
       "ghcr.io/kedacore/keda and keda-metrics-apiserver, and the upstream add-on's " +
       'ghcr.io/kedacore/http-add-on-interceptor, -scaler and -operator (built from their Go modules)',
   };

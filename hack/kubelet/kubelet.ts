@@ -1,19 +1,19 @@
 // The process kubelet: a Node for the local control plane whose pods are local processes.
 // It registers the Node, binds pending pods to it (there is no scheduler), runs each pod
-// (pod-worker.ts) and serves Services on their ClusterIPs (service-proxy.ts). See README.md.
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+// (pod-worker.ts) in its own network namespace (pod-network.ts) and serves Services on their
+// ClusterIPs (service-proxy.ts). See README.md.
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Informer, KubeClient, isConflict, isNotFound } from '../../addon/runtime/index.ts';
 import { createLogger, errorFields, type Logger } from '../../addon/shared/log.ts';
-import { bindShimPath } from './bind-shim.ts';
 import { registerNode, type NodeHeartbeat } from './node.ts';
 import type { StagedImages } from './images.ts';
-import { PodAddresses } from './pod-addresses.ts';
+import { startApiServerAccess } from './api-server-access.ts';
+import { PodNetwork, podResolvConf } from './pod-network.ts';
 import { PodWorker, type PodWorkerContext } from './pod-worker.ts';
 import { killLeftovers } from './sandbox.ts';
 import { kubeletPort, startLogServer } from './log-server.ts';
-import { addLoopbackAddress, removeLoopbackAddress } from './loopback-addresses.ts';
 import { ServiceProxy } from './service-proxy.ts';
 import { namespaceKind, podKind, type Pod } from './types.ts';
 import type { KubeObject } from '../../addon/api/index.ts';
@@ -39,7 +39,10 @@ export interface Kubelet {
   hostsFile: string;
   /** The ClusterIP a Service name resolves to inside pods, e.g. `echo.my-ns`. */
   resolve(name: string): string | undefined;
-  /** A running pod's address on this node. */
+  /**
+   * A running pod's address on this node, which this machine reaches (every port the pod listens
+   * on, on any of its addresses, is there: the pod has a network namespace of its own).
+   */
   podIP(namespace: string, name: string): string | undefined;
   /** A container's log file (stdout and stderr, across restarts). */
   logPath(namespace: string, name: string, container?: string): string | undefined;
@@ -47,12 +50,13 @@ export interface Kubelet {
   pids(namespace: string, name: string): Record<string, number | undefined>;
   /**
    * Finishes deletions in progress (up to 20 s), then stops every pod (SIGTERM, SIGKILL after 10 s
-   * at most), the proxy and the heartbeat. Pod objects stay, as when a node goes away.
+   * at most), the proxy and the heartbeat, and removes every network namespace, veth, bridge and
+   * address it made. Pod objects stay, as when a node goes away.
    */
   stop(): Promise<void>;
 }
 
-function apiServerAddress(kc: KubeConfig): { host: string; port: string; caPem: string } {
+function apiServerAddress(kc: KubeConfig): { host: string; port: number; caPem: string } {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
   const url = new URL(cluster.server);
@@ -61,7 +65,7 @@ function apiServerAddress(kc: KubeConfig): { host: string; port: string; caPem: 
     : cluster.caFile
       ? readFileSync(cluster.caFile, 'utf8')
       : '';
-  return { host: url.hostname, port: url.port || '443', caPem };
+  return { host: url.hostname, port: Number(url.port || '443'), caPem };
 }
 
 export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
@@ -79,26 +83,44 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
   kc.loadFromFile(opts.kubeconfig);
   const client = new KubeClient(kc);
   const api = apiServerAddress(kc);
-  const addresses = PodAddresses.claim(owner);
-  const stale = await addresses.sweep();
-  if (stale > 0) log.info('removed pod addresses a previous kubelet left on lo', { count: stale });
-  const proxy = new ServiceProxy(client, join(dir, 'hosts.d', 'hosts'), log);
+  const { network, leftovers: staleLinks } = await PodNetwork.start(dir, owner);
+  if (staleLinks > 0)
+    log.info('removed network namespaces, links and addresses a previous kubelet left behind', {
+      count: staleLinks,
+    });
+  const apiAccess = await startApiServerAccess(network.nodeIP, api).catch(async (err: unknown) => {
+    await network.close();
+    throw err;
+  });
+  const resolvConf = join(dir, 'resolv.conf');
+  writeFileSync(resolvConf, podResolvConf(network.nodeIP));
+  const proxy = new ServiceProxy(
+    client,
+    { hostsFile: join(dir, 'hosts.d', 'hosts'), extraHosts: [apiAccess.hostsLine], addresses: network },
+    log,
+  );
   let heartbeat: NodeHeartbeat | undefined;
   const workers = new Map<string, PodWorker>();
   const pods = new Informer<Pod>(client, podKind, { log });
   const ctx: PodWorkerContext = {
     client,
     log,
-    bindShim: bindShimPath(),
     hostsFile: proxy.hostsFile,
-    apiServer: { host: api.host, port: api.port },
+    resolvConf,
+    apiServerEnv: apiAccess.env,
     owner,
     restartBackoff: opts.restartBackoff ?? { initialMs: 10_000, maxMs: 300_000 },
-    nodeIP: addresses.nodeIP,
+    nodeIP: network.nodeIP,
     podsDir,
     caPem: api.caPem,
-    allocateIP: () => addresses.allocate(),
-    releaseIP: (ip) => addresses.release(ip),
+    attachNetwork: async (pod) => {
+      if (pod.spec.hostNetwork) return { podIP: network.nodeIP, netns: undefined };
+      const p = await network.attach({ namespace: pod.metadata.namespace ?? '', name: pod.metadata.name });
+      return { podIP: p.podIP, netns: p.path };
+    },
+    detachNetwork: async (place) => {
+      if (place.netns) await network.detach(place.podIP);
+    },
     ...(opts.stagedImages ? { stagedImages: opts.stagedImages } : {}),
   };
 
@@ -151,21 +173,29 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
     w.start().catch((err: unknown) => log.error('could not start pod', { pod: w.key, ...errorFields(err) }));
   };
 
-  await proxy.start();
   const find = (namespace: string, name: string): PodWorker | undefined =>
     [...workers.values()].find((w) => w.key === `${namespace}/${name}`);
-  const ownsNodeIP = await addLoopbackAddress(addresses.nodeIP);
-  const logServer = await startLogServer({
-    host: addresses.nodeIP,
-    dir,
-    nodeName,
-    logPath: (ns, name, container) => find(ns, name)?.logPath(container),
-  });
-  heartbeat = await registerNode(client, nodeName, addresses.nodeIP, kubeletPort, log);
+  let logServer: Awaited<ReturnType<typeof startLogServer>>;
+  try {
+    await proxy.start();
+    logServer = await startLogServer({
+      host: network.nodeIP,
+      dir,
+      nodeName,
+      logPath: (ns, name, container) => find(ns, name)?.logPath(container),
+    });
+    heartbeat = await registerNode(client, nodeName, network.nodeIP, kubeletPort, log);
+  } catch (err) {
+    // Nothing of this machine's network stays behind a kubelet that could not start.
+    await proxy.stop();
+    await apiAccess.close();
+    await network.close();
+    throw err;
+  }
   pods.on((e) => onPod(e.object, e.type === 'deleted'));
   pods.start();
   await pods.synced;
-  log.info('kubelet ready', { node: nodeName, podAddresses: addresses.cidr, stateDir: dir });
+  log.info('kubelet ready', { node: nodeName, podAddresses: network.cidr, stateDir: dir });
 
   /**
    * Before going away, finish what is being deleted (bounded): pods with a deletionTimestamp and
@@ -193,7 +223,7 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
 
   return {
     nodeName,
-    nodeIP: addresses.nodeIP,
+    nodeIP: network.nodeIP,
     hostsFile: proxy.hostsFile,
     resolve: (name) => proxy.resolve(name),
     podIP: (ns, name) => find(ns, name)?.podIP,
@@ -211,8 +241,8 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
       workers.clear();
       await proxy.stop();
       await logServer.close();
-      if (ownsNodeIP) await removeLoopbackAddress(addresses.nodeIP);
-      await addresses.close();
+      await apiAccess.close();
+      await network.close();
       await client.close();
       log.info('kubelet stopped', { node: nodeName });
       logFile?.end();

@@ -1,8 +1,8 @@
-// One pod on the process kubelet's node, from admission to deletion: it gets an address and a
-// service-account token, its containers run as processes (container-runner.ts), and its status is
-// written back the way a kubelet writes it (phase, podIP, conditions, containerStatuses). When the
-// pod is deleted it stops the containers within the grace period, then removes the pod object
-// with grace 0, as the kubelet does.
+// One pod on the process kubelet's node, from admission to deletion: it gets its network namespace
+// and address (pod-network.ts) and a service-account token, its containers run as processes
+// (container-runner.ts), and its status is written back the way a kubelet writes it (phase, podIP,
+// conditions, containerStatuses). When the pod is deleted it stops the containers within the grace
+// period, then removes the pod object with grace 0, as the kubelet does.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isNotFound } from '../../addon/runtime/index.ts';
@@ -17,8 +17,15 @@ export interface PodWorkerContext extends RunnerContext {
   nodeIP: string;
   podsDir: string;
   caPem: string;
-  allocateIP(): Promise<string>;
-  releaseIP(ip: string): Promise<void>;
+  /** The pod's address and network namespace (none for a hostNetwork pod). */
+  attachNetwork(pod: Pod): Promise<PodNetworkPlace>;
+  detachNetwork(place: PodNetworkPlace): Promise<void>;
+}
+
+export interface PodNetworkPlace {
+  podIP: string;
+  /** A /run/netns path; undefined: this machine's network (hostNetwork). */
+  netns: string | undefined;
 }
 
 export class PodWorker {
@@ -35,6 +42,7 @@ export class PodWorker {
   #conditions = new Map<string, PodCondition>();
   #tokenTimer: NodeJS.Timeout | undefined;
   #volumes: PodVolumes | undefined;
+  #network: PodNetworkPlace | undefined;
   readonly #startTime = nowTime();
 
   constructor(ctx: PodWorkerContext, pod: Pod) {
@@ -48,8 +56,14 @@ export class PodWorker {
     return `${this.#pod.metadata.namespace}/${this.#pod.metadata.name}`;
   }
 
+  /** Its address, which this machine reaches on every port the pod listens on. */
   get podIP(): string | undefined {
     return this.#sandbox?.podIP;
+  }
+
+  /** Its network namespace (`nsenter --net=<this>`); undefined for hostNetwork or before start. */
+  get netns(): string | undefined {
+    return this.#sandbox?.netns;
   }
 
   /** The log file of a container of this pod. */
@@ -67,18 +81,20 @@ export class PodWorker {
     const pod = this.#pod;
     const dir = join(this.#ctx.podsDir, `${pod.metadata.namespace}_${pod.metadata.name}_${this.uid}`);
     mkdirSync(join(dir, 'home'), { recursive: true });
-    const podIP = await this.#ctx.allocateIP();
+    const place = await this.#ctx.attachNetwork(pod);
+    this.#network = place;
+    const { podIP, netns } = place;
     const serviceAccountDir =
       pod.spec.automountServiceAccountToken === false ? undefined : join(dir, 'serviceaccount');
     const volumes = new PodVolumes(this.#ctx.client, pod, dir);
     this.#volumes = volumes;
-    this.#sandbox = { pod, podIP, dir, serviceAccountDir, volumes };
+    this.#sandbox = { pod, podIP, netns, dir, serviceAccountDir, volumes };
     if (serviceAccountDir) await this.#refreshToken(serviceAccountDir);
     await this.#prepareVolumes(volumes);
     if (this.#terminating) {
-      // Deleted while waiting for its address, token or volumes; a terminate() that ran before
-      // the address was known could not give it back (releasing twice is harmless).
-      await this.#ctx.releaseIP(podIP);
+      // Deleted while waiting for its token or volumes; a terminate() that ran before the network
+      // was set up could not remove it (detaching twice is harmless).
+      await this.#ctx.detachNetwork(place);
       return;
     }
     volumes.startSync();
@@ -172,7 +188,8 @@ export class PodWorker {
               this.#ctx.log.warn('could not delete pod', { pod: this.key, ...errorFields(err) });
           });
       }
-      if (this.#sandbox) await this.#ctx.releaseIP(this.#sandbox.podIP);
+      // After the processes: a namespace outlives its removal while a process is still inside.
+      if (this.#network) await this.#ctx.detachNetwork(this.#network);
       this.#ctx.log.info('pod stopped', { pod: this.key });
     })();
     return this.#terminating;

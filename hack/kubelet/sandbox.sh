@@ -1,9 +1,11 @@
 #!/bin/sh
 # Runs a command with the view a pod (a container) would have in a cluster, in its own mount and
-# UTS namespaces (the caller starts it under `unshare --mount --uts`), so nothing outside this
-# process tree changes:
+# UTS namespaces (the caller starts it under `unshare --mount --uts`, and for a pod first under
+# `nsenter --net=<the pod's network namespace>`), so nothing outside this process tree changes:
 #   KUBELET_SANDBOX_HOSTNAME  the pod's hostname (what gethostname() answers, as in a pod)
 #   KUBELET_SANDBOX_HOSTS     a hosts file (Service names -> ClusterIPs) mounted over /etc/hosts
+#   KUBELET_SANDBOX_RESOLV_CONF  a file mounted over /etc/resolv.conf (a pod in its own network
+#                             namespace cannot reach this machine's name server)
 #   KUBELET_SANDBOX_MOUNTS    lines of "<source><TAB><mount path>": the pod's volumes and its
 #                             service-account directory (/var/run/secrets/kubernetes.io/serviceaccount)
 # Without an image root (below) the command sees this machine's file system, and a mount path that
@@ -83,7 +85,8 @@ if [ -n "${KUBELET_SANDBOX_ROOTFS:-}" ]; then
   ln -s /proc/self/fd/2 "$root/dev/stderr"
   mount --rbind /sys "$root/sys"
   mount -o remount,bind,ro "$root/sys"
-  if [ -e /etc/resolv.conf ]; then mount --bind /etc/resolv.conf "$root/etc/resolv.conf"; fi
+  resolv=${KUBELET_SANDBOX_RESOLV_CONF:-/etc/resolv.conf}
+  if [ -e "$resolv" ]; then mount --bind "$resolv" "$root/etc/resolv.conf"; fi
 fi
 
 if [ -n "${KUBELET_SANDBOX_HOSTNAME:-}" ]; then
@@ -108,6 +111,9 @@ elif [ -n "${KUBELET_SANDBOX_HOSTS:-}" ]; then
     mount --bind "$KUBELET_SANDBOX_HOSTS" /etc/hosts
   fi
 fi
+if [ -n "${KUBELET_SANDBOX_RESOLV_CONF:-}" ] && [ -z "$root" ] && [ -e /etc/resolv.conf ]; then
+  mount --bind "$KUBELET_SANDBOX_RESOLV_CONF" /etc/resolv.conf
+fi
 bind_mount() {
   # In an image root the mount point is already in the layer; on this machine it may be missing.
   [ -n "$root" ] || mount_point "$1" "$2"
@@ -126,7 +132,7 @@ if [ -n "$root" ]; then
   set -- unshare --root="$root" --wd="$KUBELET_SANDBOX_WORKDIR" --setgid="$gid" --setuid="$uid" -- "$@"
   if [ "${KUBELET_SANDBOX_NO_NEW_PRIVS:-}" = true ]; then set -- setpriv --no-new-privs "$@"; fi
 fi
-unset KUBELET_SANDBOX_HOSTNAME KUBELET_SANDBOX_HOSTS KUBELET_SANDBOX_MOUNTS KUBELET_SANDBOX_ROOTFS \
-  KUBELET_SANDBOX_LAYER KUBELET_SANDBOX_WORKDIR KUBELET_SANDBOX_USER KUBELET_SANDBOX_READONLY \
-  KUBELET_SANDBOX_NO_NEW_PRIVS
+unset KUBELET_SANDBOX_HOSTNAME KUBELET_SANDBOX_HOSTS KUBELET_SANDBOX_RESOLV_CONF KUBELET_SANDBOX_MOUNTS \
+  KUBELET_SANDBOX_ROOTFS KUBELET_SANDBOX_LAYER KUBELET_SANDBOX_WORKDIR KUBELET_SANDBOX_USER \
+  KUBELET_SANDBOX_READONLY KUBELET_SANDBOX_NO_NEW_PRIVS
 exec "$@"

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { baseImage } from '../image/base-images.ts';
-import { bindShimPath } from './bind-shim.ts';
+import { ip, ipDelete } from './ip-command.ts';
 import { mountOrder, spawnSandboxed, type ContainerRoot } from './sandbox.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
@@ -32,7 +32,9 @@ describe('a container in an image root', () => {
   const rootfs = join(dir, 'rootfs');
   const volume = join(dir, 'volume');
   const hosts = join(dir, 'hosts');
-  const shim = bindShimPath();
+  const resolvConf = join(dir, 'resolv.conf');
+  // A network namespace with only lo, as a pod's without its veth.
+  const netns = `sandbox-test-${process.pid}`;
 
   before(async () => {
     await mkdir(join(rootfs, 'app'), { recursive: true });
@@ -41,8 +43,14 @@ describe('a container in an image root', () => {
     await mkdir(volume, { recursive: true, mode: 0o777 });
     await chmod(volume, 0o777); // an emptyDir is writable by any user
     await writeFile(hosts, '10.96.1.2 echo.shop\n');
+    await writeFile(resolvConf, 'nameserver 10.200.0.1\n');
+    await ip(['netns', 'add', netns]);
+    await ip(['link', 'set', 'lo', 'up'], { netns });
   });
-  after(() => rm(dir, { recursive: true, force: true }));
+  after(async () => {
+    await ipDelete(['netns', 'del', netns]);
+    await rm(dir, { recursive: true, force: true });
+  });
 
   async function probe(name: string, root: Partial<ContainerRoot>): Promise<Record<string, unknown>> {
     const layerDir = join(dir, `${name}.layer`);
@@ -50,16 +58,14 @@ describe('a container in an image root', () => {
     const logPath = join(dir, `${name}.log`);
     const child = spawnSandboxed({
       argv: ['/nodejs/bin/node', 'probe.mjs', repoRoot],
-      // The bind shim, mounted at its own path as the kubelet mounts it: wildcard binds get the pod's address.
-      env: { PATH: '/usr/bin:/bin', LD_PRELOAD: shim, KEDA_HTTP_POD_IP: '127.0.0.55' },
+      env: { PATH: '/usr/bin:/bin' },
       cwd: repoRoot,
       logPath,
       hostsFile: hosts,
-      mounts: [
-        { source: volume, target: '/data' },
-        { source: shim, target: shim },
-      ],
+      resolvConf,
+      mounts: [{ source: volume, target: '/data' }],
       owner: dir,
+      netns: `/run/netns/${netns}`,
       root: {
         rootfs,
         layerDir,
@@ -91,7 +97,8 @@ describe('a container in an image root', () => {
       '10.96.1.2',
       "Service names resolve through the image's nsswitch.conf and /etc/hosts",
     );
-    assert.equal(seen.listening, '127.0.0.55', 'the bind shim reaches the process inside the image');
+    assert.deepEqual(seen.interfaces, ['lo'], "it runs in the pod's network namespace");
+    assert.equal(seen.resolvConf, 'nameserver 10.200.0.1\n', "the kubelet's resolv.conf");
     assert.equal(await readFile(join(volume, 'written'), 'utf8'), 'from the container');
   });
 
@@ -105,13 +112,9 @@ describe('a container in an image root', () => {
 
 const probeScript = `
 import fs from 'node:fs';
-import net from 'node:net';
+import os from 'node:os';
 import dns from 'node:dns/promises';
 const resolved = await dns.lookup('echo.shop').then((r) => r.address, (err) => err.code);
-const server = net.createServer().listen(0, '0.0.0.0');
-await new Promise((r) => server.once('listening', r));
-const listening = server.address().address;
-server.close();
 const attempt = (f) => { try { f(); return 'ok'; } catch (err) { return err.code; } };
 const status = fs.readFileSync('/proc/self/status', 'utf8');
 console.log(JSON.stringify({
@@ -127,7 +130,8 @@ console.log(JSON.stringify({
   writeTmp: attempt(() => fs.writeFileSync('/tmp/written', 'x')),
   writeVolume: attempt(() => fs.writeFileSync('/data/written', 'from the container')),
   hosts: fs.readFileSync('/etc/hosts', 'utf8'),
-  listening,
+  resolvConf: fs.readFileSync('/etc/resolv.conf', 'utf8'),
+  interfaces: Object.keys(os.networkInterfaces()),
   resolved,
 }));
 `;

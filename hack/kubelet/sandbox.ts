@@ -1,8 +1,9 @@
-// Starts a process the way the process kubelet runs a container (and hack/keda.ts runs KEDA): in its
-// own mount and UTS namespaces (sandbox.sh) with its own hostname, /etc/hosts and mounted
-// directories (volumes, service-account token), in its own process group (so a signal reaches everything it started), with output
-// appended to a log file. A container of a staged image also gets the image as its whole root file
-// system (read-only when asked), and runs as the user its securityContext or the image names.
+// Starts a process the way the process kubelet runs a container: in its pod's network namespace
+// (pod-network.ts), in its own mount and UTS namespaces (sandbox.sh) with its own hostname,
+// /etc/hosts and mounted directories (volumes, service-account token), in its own process group
+// (so a signal reaches everything it started), with output appended to a log file. A container of
+// a staged image also gets the image as its whole root file system (read-only when asked), and
+// runs as the user its securityContext or the image names.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,12 +22,16 @@ export interface SandboxOptions {
   hostname?: string;
   /** Mounted over /etc/hosts. */
   hostsFile?: string;
+  /** Mounted over /etc/resolv.conf (else this machine's shows through). */
+  resolvConf?: string;
   /** Directories bind-mounted at paths inside (volumes, the service-account token). */
   mounts?: { source: string; target: string }[];
   /** Who started it (a state directory): the key for cleaning up after a crash. */
   owner: string;
   /** Run inside an image's root file system instead of this machine's; mount targets are inside it. */
   root?: ContainerRoot;
+  /** The pod's network namespace (a /run/netns path); without it, this machine's network. */
+  netns?: string;
 }
 
 export interface ContainerRoot {
@@ -47,26 +52,36 @@ export function spawnSandboxed(opts: SandboxOptions): ChildProcess {
   const [program, ...args] = opts.argv;
   if (program === undefined) throw new Error('empty command line');
   const fd = openSync(opts.logPath, 'a');
+  const sandbox = [
+    'unshare',
+    '--mount',
+    '--uts',
+    '--propagation',
+    'private',
+    'sh',
+    sandboxScript,
+    program,
+    ...args,
+  ];
+  // nsenter replaces itself with unshare, which replaces itself with the script: one pid throughout.
+  const argv = opts.netns ? ['nsenter', `--net=${opts.netns}`, '--', ...sandbox] : sandbox;
   try {
-    return spawn(
-      'unshare',
-      ['--mount', '--uts', '--propagation', 'private', 'sh', sandboxScript, program, ...args],
-      {
-        cwd: opts.cwd,
-        env: {
-          ...opts.env,
-          [ownerEnvVar]: opts.owner,
-          KUBELET_SANDBOX_HOSTNAME: opts.hostname ?? '',
-          KUBELET_SANDBOX_HOSTS: opts.hostsFile ?? '',
-          KUBELET_SANDBOX_MOUNTS: (opts.root ? outerFirst(opts.mounts ?? []) : mountOrder(opts.mounts ?? []))
-            .map((m) => `${m.source}\t${m.target}`)
-            .join('\n'),
-          ...(opts.root ? rootEnv(opts.root) : {}),
-        },
-        stdio: ['ignore', fd, fd],
-        detached: true,
+    return spawn(argv[0] as string, argv.slice(1), {
+      cwd: opts.cwd,
+      env: {
+        ...opts.env,
+        [ownerEnvVar]: opts.owner,
+        KUBELET_SANDBOX_HOSTNAME: opts.hostname ?? '',
+        KUBELET_SANDBOX_HOSTS: opts.hostsFile ?? '',
+        KUBELET_SANDBOX_RESOLV_CONF: opts.resolvConf ?? '',
+        KUBELET_SANDBOX_MOUNTS: (opts.root ? outerFirst(opts.mounts ?? []) : mountOrder(opts.mounts ?? []))
+          .map((m) => `${m.source}\t${m.target}`)
+          .join('\n'),
+        ...(opts.root ? rootEnv(opts.root) : {}),
       },
-    );
+      stdio: ['ignore', fd, fd],
+      detached: true,
+    });
   } finally {
     closeSync(fd);
   }

@@ -1,4 +1,5 @@
-// A userspace kube-proxy: every Service's ClusterIP is added to the loopback interface and its TCP
+// A userspace kube-proxy: every Service's ClusterIP is added to this machine (on the kubelet's
+// bridge, pod-network.ts, so this machine and every pod reach it) and its TCP
 // ports listen there, forwarding each connection to a ready endpoint from the Service's
 // EndpointSlices (round robin, port translated as kube-proxy does). Names resolve through a hosts
 // file each pod's sandbox shows as /etc/hosts (hosts-file.ts; `<svc>.<ns>`, `<svc>.<ns>.svc`,
@@ -9,32 +10,48 @@ import { Informer, type KubeClient } from '../../addon/runtime/index.ts';
 import type { Logger } from '../../addon/shared/log.ts';
 import { errorFields } from '../../addon/shared/log.ts';
 import { HostsFile } from './hosts-file.ts';
-import { addLoopbackAddress, removeLoopbackAddress } from './loopback-addresses.ts';
+import { forwardConnection } from './tcp-forward.ts';
 import { endpointSliceKind, serviceKind, type EndpointSlice, type Service } from './types.ts';
+
+/** Where ClusterIPs go: addresses of this machine that pods reach too (the kubelet's bridge). */
+export interface HostAddresses {
+  /** False when the address was there already (then the caller does not own it). */
+  addHostAddress(ip: string): Promise<boolean>;
+  removeHostAddress(ip: string): Promise<void>;
+}
 
 interface Listener {
   server: net.Server;
   next: number;
 }
 
-/** Services the proxy leaves alone: the API server's own (pods reach it via KUBERNETES_SERVICE_HOST). */
+/** Services the proxy leaves alone: the API server's own (pods reach it by name: api-server-access.ts). */
 const skipped = (svc: Service): boolean =>
   svc.metadata.namespace === 'default' && svc.metadata.name === 'kubernetes';
 
 export class ServiceProxy {
   readonly #hosts: HostsFile;
+  readonly #extraHosts: string[];
+  readonly #addresses: HostAddresses;
   readonly #log: Logger;
   readonly #services: Informer<Service>;
   readonly #slices: Informer<EndpointSlice>;
   /** `ip:port` -> listener. */
   readonly #listeners = new Map<string, Listener>();
-  /** ClusterIPs this proxy added to lo (and so removes on stop). */
+  /** ClusterIPs this proxy added (and so removes on stop). */
   readonly #addedIPs = new Set<string>();
   #syncing: Promise<void> = Promise.resolve();
   #stopped = false;
 
-  constructor(client: KubeClient, hostsFile: string, log: Logger) {
-    this.#hosts = new HostsFile(hostsFile);
+  /** `extraHosts`: hosts-file lines besides the Services' (the API server's names). */
+  constructor(
+    client: KubeClient,
+    opts: { hostsFile: string; extraHosts?: string[]; addresses: HostAddresses },
+    log: Logger,
+  ) {
+    this.#hosts = new HostsFile(opts.hostsFile);
+    this.#extraHosts = opts.extraHosts ?? [];
+    this.#addresses = opts.addresses;
     this.#log = log;
     this.#services = new Informer<Service>(client, serviceKind, { log });
     this.#slices = new Informer<EndpointSlice>(client, endpointSliceKind, { log });
@@ -71,7 +88,7 @@ export class ServiceProxy {
       l.server.close();
       this.#listeners.delete(key);
     }
-    for (const ip of this.#addedIPs) await removeLoopbackAddress(ip);
+    for (const ip of this.#addedIPs) await this.#addresses.removeHostAddress(ip);
     this.#addedIPs.clear();
   }
 
@@ -87,7 +104,7 @@ export class ServiceProxy {
   async #sync(): Promise<void> {
     if (this.#stopped) return;
     const wanted = new Map<string, { svc: Service; port: NonNullable<Service['spec']['ports']>[number] }>();
-    const hosts: string[] = [];
+    const hosts: string[] = [...this.#extraHosts];
     for (const svc of this.#services.list()) {
       const ip = svc.spec.clusterIP;
       if (skipped(svc) || !ip || ip === 'None' || !net.isIPv4(ip)) continue;
@@ -107,7 +124,7 @@ export class ServiceProxy {
     }
     for (const [key, { svc, port }] of wanted) {
       const serviceKey = `${svc.metadata.namespace}/${svc.metadata.name}`;
-      // The address goes on lo as soon as the Service exists, ready or not: without it, a connection
+      // The address is added as soon as the Service exists, ready or not: without it, a connection
       // to a ClusterIP with no listener yet leaves the machine by the default route (and was once
       // answered 404 by whatever sits there) instead of being refused here.
       await this.#ensureAddress(svc.spec.clusterIP as string);
@@ -128,7 +145,7 @@ export class ServiceProxy {
   async #ensureAddress(ip: string): Promise<void> {
     if (this.#addedIPs.has(ip)) return;
     // Already there: another cluster's proxy holds the same ClusterIP, or one left it behind.
-    if (await addLoopbackAddress(ip)) this.#addedIPs.add(ip);
+    if (await this.#addresses.addHostAddress(ip)) this.#addedIPs.add(ip);
   }
 
   /** The ready endpoints' addresses for one Service port (matched by port name, as kube-proxy does). */
@@ -157,16 +174,7 @@ export class ServiceProxy {
         client.resetAndDestroy(); // kube-proxy rejects connections to a Service with no endpoints
         return;
       }
-      const upstream = net.connect(target);
-      client.pipe(upstream).pipe(client);
-      const close = (): void => {
-        client.destroy();
-        upstream.destroy();
-      };
-      client.on('error', close);
-      upstream.on('error', close);
-      client.on('close', close);
-      upstream.on('close', close);
+      forwardConnection(client, target);
     });
     await new Promise<void>((resolve) => {
       listener.server.once('error', (err) => {

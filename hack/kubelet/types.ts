@@ -120,6 +120,8 @@ export type Pod = KubeObject & {
     schedulerName?: string;
     serviceAccountName?: string;
     automountServiceAccountToken?: boolean;
+    /** The pod shares this machine's network (no namespace of its own); its address is the node's. */
+    hostNetwork?: boolean;
     restartPolicy?: 'Always' | 'OnFailure' | 'Never';
     terminationGracePeriodSeconds?: number;
     hostname?: string;

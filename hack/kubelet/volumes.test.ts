@@ -42,8 +42,8 @@ test('stop() during a sync that is still reading from the API server ends the sy
 });
 
 // A real sandbox (unshare, bind mounts; needs root, as the kubelet does): a pod that mounts an
-// emptyDir at /tmp still finds what it needs under /tmp (the cache with the binaries and the bind
-// shim, when KEDA_HTTP_CACHE is under /tmp), and sees its own empty /tmp, not the machine's.
+// emptyDir at /tmp still finds what it needs under /tmp (the cache with the binaries, when
+// KEDA_HTTP_CACHE is under /tmp), and sees its own empty /tmp, not the machine's.
 test('an emptyDir at /tmp hides nothing the pod needs that lives under /tmp', async () => {
   const root = mkdtempSync('/tmp/volumes-test-');
   const cache = join(root, 'cache');

@@ -38,7 +38,7 @@ const repoRoot = resolve(import.meta.dirname, '../..');
 
 /**
  * What every pod's processes need from this machine, wherever it lives: the cache (the Go-built
- * binaries images map to, the bind shim in LD_PRELOAD), the repository (the working directory,
+ * binaries images map to), the repository (the working directory,
  * this project's images) and the Node that runs them.
  */
 export function pathsPodsNeed(): string[] {

@@ -105,8 +105,13 @@ function scaledApp(ns: string, scalerAddress: string): string {
 
 test('KEDA scales 0 -> 1 on a push, 1 -> 3 through the HPA and its metrics API server, and back to 0', async (t) => {
   const ns = await cluster.freshNamespace(t);
-  // The KEDA pods share the machine's network, so they reach a scaler on 127.0.0.1.
-  const scaler: TestExternalScaler = await startTestExternalScaler({ active: false, value: 0, target: 10 });
+  // The KEDA pods have network namespaces of their own: they reach this process on the node's address.
+  const scaler: TestExternalScaler = await startTestExternalScaler({
+    host: kubelet.nodeIP,
+    active: false,
+    value: 0,
+    target: 10,
+  });
   t.after(() => scaler.stop());
   await cluster.kubectlOk(['apply', '-f', '-'], scaledApp(ns, scaler.address));
 

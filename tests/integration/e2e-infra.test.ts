@@ -1,5 +1,5 @@
 // The end-to-end infrastructure against the real control plane: the process kubelet runs pods as
-// local processes on their own addresses (with kube-controller-manager's Deployments,
+// local processes in their own network namespaces (with kube-controller-manager's Deployments,
 // ReplicaSets and EndpointSlices), Services answer on their ClusterIPs and by name inside pods,
 // deletion honours the grace period, crashed containers restart.
 import { after, before, test } from 'node:test';
@@ -212,12 +212,13 @@ test('a Service with no ready pod refuses connections on its ClusterIP here; it 
   const clusterIP = await eventually('the kubelet to know the Service', async () =>
     kubelet.resolve(`echo.${ns}`),
   );
-  // Refused at connect time, as kube-proxy's REJECT rule does: the address is on lo, nothing listens.
-  const outcome = await eventually('the ClusterIP on lo', async () => {
-    const lo = await new Promise<string>((res, rej) =>
-      execFile('ip', ['-4', '-o', 'addr', 'show', 'dev', 'lo'], (err, out) => (err ? rej(err) : res(out))),
+  // Refused at connect time, as kube-proxy's REJECT rule does: the address is this machine's (on
+  // the kubelet's bridge), nothing listens.
+  const outcome = await eventually('the ClusterIP on this machine', async () => {
+    const addresses = await new Promise<string>((res, rej) =>
+      execFile('ip', ['-4', '-o', 'addr', 'show'], (err, out) => (err ? rej(err) : res(out))),
     );
-    if (!lo.includes(` ${clusterIP}/32 `)) return undefined;
+    if (!addresses.includes(` ${clusterIP}/32 `)) return undefined;
     return new Promise<string>((res) => {
       const sock = net.connect({ host: clusterIP, port: 80, timeout: 3000 });
       sock.once('connect', () => {
