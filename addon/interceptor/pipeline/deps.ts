@@ -1,6 +1,7 @@
 // What the request pipeline's steps share: the interceptor's long-lived parts, built once in
 // interceptor.ts. Nothing in here changes per request.
 import type { Logger } from '../../shared/log.ts';
+import type { Tracing } from '../../shared/telemetry/tracing.ts';
 import type { InterceptorConfig } from '../config.ts';
 import type { ReadyEndpointsCache } from '../endpoints/ready-cache.ts';
 import type { TargetResolver } from '../endpoints/targets.ts';
@@ -39,4 +40,6 @@ export interface PipelineDeps {
   draining: () => boolean;
   /** Reached shortly before a drain closes the connections: requests still held get 503 + Retry-After. */
   holdCutoff: HoldCutoff;
+  /** Present when traces are on: the tracing step is then in the chain (trace-request.ts). */
+  tracing: Tracing | undefined;
 }

@@ -11,6 +11,11 @@
 //   7. hold            wait for a ready endpoint (bounded), then
 //   8. deliver         forward a request (forward-request) or tunnel an Upgrade (tunnel)
 //
+// With traces on, a tracing step (trace-request) comes first: the request's server span, which
+// the hold and deliver steps give children (the cold-start wait, the call to the backend) and
+// finish ends. With traces off it is not in the chain: handleRequest/handleUpgrade are built
+// without it, and the later steps find no span on the Exchange.
+//
 // The steps are plain functions called in sequence: each answers the client itself when the
 // request goes no further, and returns whether it did. The exchange ends when its response closes
 // (finish): the count goes back down and the metrics and access log record it.
@@ -27,6 +32,7 @@ import { RequestBody } from './request-body.ts';
 import { resolveTarget } from './resolve-target.ts';
 import { routeRequest } from './route-request.ts';
 import { serveStaticRoute } from './static-route.ts';
+import { RequestTrace } from './trace-request.ts';
 
 /** How long a closed Upgrade connection may take to read our answer before it is cut. */
 const upgradeLingerMs = 1000;
@@ -53,16 +59,26 @@ function upgradeResponse(req: IncomingMessage, socket: Socket): ServerResponse {
 export class RequestPipeline {
   readonly #d: PipelineDeps;
   readonly #scheme: 'http' | 'https';
+  /** The first step after check-request: #run, or the tracing step then #run. */
+  readonly #begin: (x: Exchange) => void;
 
   constructor(deps: PipelineDeps, scheme: 'http' | 'https') {
     this.#d = deps;
     this.#scheme = scheme;
+    const tracing = deps.tracing;
+    this.#begin =
+      tracing === undefined
+        ? (x) => this.#run(x)
+        : (x) => {
+            x.trace = new RequestTrace(tracing, x);
+            this.#run(x);
+          };
   }
 
   /** The server's request listener (HTTP/1.x and HTTP/2). */
   readonly handleRequest = (req: ProxyRequest, res: ProxyResponse): void => {
     if (!checkRequest(req, res)) return;
-    this.#run(new Exchange(req, res, this.#scheme));
+    this.#begin(new Exchange(req, res, this.#scheme));
   };
 
   /** The server's 'upgrade' listener (HTTP/1.1 Upgrade requests). */
@@ -70,7 +86,7 @@ export class RequestPipeline {
     socket.on('error', () => socket.destroy());
     const res = upgradeResponse(req, socket);
     if (!checkRequest(req, res)) return;
-    this.#run(new Exchange(req, res, this.#scheme, { socket, head }));
+    this.#begin(new Exchange(req, res, this.#scheme, { socket, head }));
   };
 
   #run(x: Exchange): void {
@@ -105,5 +121,6 @@ export class RequestPipeline {
       (performance.now() - x.start) / 1000,
     );
     d.accessLog?.record(x.req, x.res, x.start);
+    x.trace?.end(x);
   }
 }

@@ -73,6 +73,7 @@ export async function stepFixture(
     fileMode: true,
     draining: () => false,
     holdCutoff: new HoldCutoff(),
+    tracing: undefined,
   };
   await store.synced;
   ready.start();
