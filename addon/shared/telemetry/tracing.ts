@@ -32,6 +32,8 @@ export interface Tracing {
   propagator: TextMapPropagator;
   /** The context nothing came in with: the root of a new trace. */
   root: Context;
+  /** Exports what is buffered. */
+  forceFlush(): Promise<void>;
   /** Exports what is buffered, then stops the exporter. */
   shutdown(): Promise<void>;
 }
@@ -70,6 +72,7 @@ export function startTracing(
       propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
     }),
     root: ROOT_CONTEXT,
+    forceFlush: () => provider.forceFlush(),
     shutdown: () => provider.shutdown(),
   };
 }
