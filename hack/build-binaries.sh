@@ -4,6 +4,7 @@
 #   hack/build-binaries.sh keda-operator keda-adapter   (KEDA, only when asked: the end-to-end tests)
 #   hack/build-binaries.sh upstream-interceptor upstream-scaler upstream-operator   (benchmarks)
 #   hack/build-binaries.sh h2spec   (the HTTP/2 conformance test of the interceptor's listeners)
+#   hack/build-binaries.sh otelcol   (the OpenTelemetry Collector the telemetry tests export to)
 # Binaries land in $KEDA_HTTP_CACHE/bin/<name>-<version> (default ~/.cache/keda-http-addon), outside git,
 # so a fresh clone on the same machine reuses them. Go's own build and module caches are reused too.
 set -euo pipefail
@@ -167,6 +168,30 @@ build_h2spec() {
   timed h2spec bash -c "cd '$dir' && go build -o '$out.tmp' github.com/summerwind/h2spec/cmd/h2spec && mv '$out.tmp' '$out'"
 }
 
+# The OpenTelemetry Collector the telemetry tests export to (tests/harness/otel-collector.ts): the
+# distribution in hack/otelcol/main.go, with the OTLP receiver and the file exporter only. All
+# collector modules move in lockstep: the v0.x ones (otelcol, otlpreceiver, contrib's fileexporter)
+# and service at OTELCOL_VERSION, the stable v1.x ones (confmap's file provider) at its twin
+# OTELCOL_STABLE_VERSION. The output name carries the script's pid: test files running at once may
+# each find the binary missing and build it, and neither must move the other's half-written file.
+build_otelcol() {
+  local out="$bin/otelcol-$OTELCOL_VERSION" dir="$cache/build/otelcol-$OTELCOL_VERSION"
+  if [ -x "$out" ]; then step "otelcol $OTELCOL_VERSION cached at $out"; return; fi
+  mkdir -p "$dir"
+  cp "$here/otelcol/main.go" "$dir/main.go"
+  [ -f "$dir/go.mod" ] || printf 'module local/build\n\ngo 1.25\n' >"$dir/go.mod"
+  if ! (cd "$dir" && go get "go.opentelemetry.io/collector/otelcol@$OTELCOL_VERSION" \
+    "go.opentelemetry.io/collector/receiver/otlpreceiver@$OTELCOL_VERSION" \
+    "go.opentelemetry.io/collector/service/telemetry/otelconftelemetry@$OTELCOL_VERSION" \
+    "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter@$OTELCOL_VERSION" \
+    "go.opentelemetry.io/collector/confmap/provider/fileprovider@$OTELCOL_STABLE_VERSION" >"$dir/go-get.log" 2>&1); then
+    cat "$dir/go-get.log" >&2
+    return 1
+  fi
+  step "building otelcol $OTELCOL_VERSION"
+  timed otelcol bash -c "cd '$dir' && go build -ldflags '-X main.version=$OTELCOL_VERSION' -o '$out.tmp.$$' . && mv '$out.tmp.$$' '$out'"
+}
+
 # The flags alone, for hack/build-binaries.test.ts: hack/build-binaries.sh --print-k8s-ldflags VERSION DATE
 if [ "${1:-}" = --print-k8s-ldflags ]; then
   k8s_ldflags "$2" "$3"
@@ -183,6 +208,7 @@ for t in "${targets[@]}"; do
     upstream-interceptor | upstream-scaler | upstream-operator) build_upstream "${t#upstream-}" ;;
     keda-operator | keda-adapter) build_keda "${t#keda-}" ;;
     h2spec) build_h2spec ;;
+    otelcol) build_otelcol ;;
     *) echo "unknown target: $t" >&2; exit 2 ;;
   esac
 done

@@ -20,6 +20,8 @@ export interface Versions {
   UPSTREAM_ADDON_VERSION: string;
   ISTIO_API_VERSION: string;
   H2SPEC_VERSION: string;
+  OTELCOL_VERSION: string;
+  OTELCOL_STABLE_VERSION: string;
 }
 
 /** hack/versions.env, the one place versions of Go-built infrastructure are pinned. */
