@@ -41,7 +41,7 @@ export interface Tracing {
 export interface TracingOptions {
   /** Replaces the exporter chosen by the protocol (unit tests use the SDK's in-memory one). */
   exporter?: SpanExporter;
-  /** Batch delay; the SDK's default (5 s) unless set. */
+  /** Batch delay, in place of the configured one. */
   scheduledDelayMs?: number;
 }
 
@@ -62,7 +62,7 @@ export function startTracing(
     spanProcessors: [
       new BatchSpanProcessor({
         exporter: opts.exporter ?? exporter(traces),
-        ...(opts.scheduledDelayMs === undefined ? {} : { scheduledDelayMillis: opts.scheduledDelayMs }),
+        scheduledDelayMillis: opts.scheduledDelayMs ?? traces.batchDelayMs,
       }),
     ],
   });
