@@ -1,10 +1,13 @@
 // `keda-http interceptor [--from-file routes.yaml]`: reads upstream's env vars, picks the object store
 // (a YAML file, or the cluster's informers) and runs the interceptor until SIGTERM/SIGINT.
 import { Lifecycle } from '../shared/lifecycle.ts';
+import { createRegistry } from '../shared/metrics.ts';
 import { commonFlagSpec, serviceArgs } from '../shared/service.ts';
+import { startMetricsExport } from '../shared/telemetry/metrics-export.ts';
 import { openStore } from '../runtime/open-store.ts';
 import { readConfig } from './config.ts';
 import { startInterceptor } from './interceptor.ts';
+import { otlpInstruments, otlpMeterName } from './metrics.ts';
 
 const flagSpec = { ...commonFlagSpec, 'from-file': 'string' } as const;
 
@@ -31,11 +34,28 @@ export async function main(argv: string[]): Promise<number> {
   });
   const fromFile = flags['from-file'];
   const lifecycle = new Lifecycle(log);
-  const running = await startInterceptor({ config, store, log, fileMode: typeof fromFile === 'string' });
+  const registry = createRegistry();
+  // Before the proxy serves, so the export's cumulative series start before the first request.
+  const metricsExport = startMetricsExport({
+    telemetry: config.telemetry,
+    registry,
+    instruments: otlpInstruments,
+    meterName: otlpMeterName,
+    log,
+  });
+  const running = await startInterceptor({
+    config,
+    store,
+    log,
+    fileMode: typeof fromFile === 'string',
+    registry,
+  });
   lifecycle.onStop('drain the proxy (readiness 503, shutdown delay, drain timeout)', () =>
     running.shutdown(),
   );
   lifecycle.onStop('stop the object store', () => store.stop());
+  // Last: the final values include every request the drain let finish.
+  if (metricsExport) lifecycle.onStop('export the final metrics over OTLP', () => metricsExport.shutdown());
   lifecycle.handleSignals();
   // Keep running until a signal; Lifecycle exits the process when the steps are done.
   await new Promise<never>(() => {});

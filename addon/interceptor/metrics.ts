@@ -6,6 +6,7 @@
 // labelled children re-hash their labels on every observation, which is measurable at tens of
 // thousands of requests per second, and in a release of thousands of held requests.
 import { Counter, type Registry } from 'prom-client';
+import type { InstrumentTable } from '../shared/telemetry/registry-producer.ts';
 
 const knownMethods = new Set([
   'CONNECT',
@@ -330,3 +331,49 @@ export class InterceptorMetrics {
     return all;
   }
 }
+
+/**
+ * The OTLP export of these metrics (OTEL_EXPORTER_OTLP_METRICS_ENABLED): upstream's meter and
+ * instruments for the request metrics, the same values /metrics shows; ours under names in their style.
+ */
+export const otlpMeterName = 'keda-interceptor-proxy';
+export const otlpInstruments: InstrumentTable = {
+  interceptor_request_count_total: {
+    name: 'interceptor.request.count',
+    kind: 'counter',
+    description: 'Total requests processed by the interceptor proxy',
+    integer: true,
+    integerAttributes: ['code'],
+  },
+  interceptor_request_duration_seconds: {
+    name: 'interceptor.request.duration',
+    kind: 'histogram',
+    description: 'Time from request received to response written',
+    unit: 's',
+    integerAttributes: ['code'],
+  },
+  interceptor_request_concurrency: {
+    name: 'interceptor.request.concurrency',
+    kind: 'upDownCounter',
+    description: 'Concurrent requests at the interceptor proxy',
+    integer: true,
+  },
+  interceptor_pending_requests: {
+    name: 'interceptor.pending.requests',
+    kind: 'upDownCounter',
+    description: 'Requests held while waiting for a cold start',
+    integer: true,
+  },
+  interceptor_cold_start_wait_seconds: {
+    name: 'interceptor.cold_start.wait',
+    kind: 'histogram',
+    description: 'How long held requests waited for a cold start, by how the wait ended',
+    unit: 's',
+  },
+  interceptor_pending_rejected_total: {
+    name: 'interceptor.pending.rejected',
+    kind: 'counter',
+    description: 'Requests answered 503 because a held-request limit was reached',
+    integer: true,
+  },
+};

@@ -5,8 +5,10 @@ import { Lifecycle } from '../shared/lifecycle.ts';
 import { errorFields } from '../shared/log.ts';
 import { commonFlagSpec, serviceArgs } from '../shared/service.ts';
 import { createRegistry } from '../shared/metrics.ts';
+import { startMetricsExport } from '../shared/telemetry/metrics-export.ts';
 import { openStore } from '../runtime/open-store.ts';
 import { readConfig } from './config.ts';
+import { otlpInstruments, otlpMeterName } from './metrics.ts';
 import { startScaler, type RunningScaler } from './scaler.ts';
 
 const flagSpec = { ...commonFlagSpec, 'from-file': 'string' } as const;
@@ -33,17 +35,27 @@ export async function main(argv: string[]): Promise<number> {
     resyncPeriodMs: config.resyncPeriodMs,
     labelSelectors: { EndpointSlice: `kubernetes.io/service-name=${config.adminService}` },
   });
+  const registry = createRegistry();
+  const metricsExport = startMetricsExport({
+    telemetry: config.telemetry,
+    registry,
+    instruments: otlpInstruments,
+    meterName: otlpMeterName,
+    log,
+  });
   const lifecycle = new Lifecycle(log);
   const started: { scaler?: RunningScaler } = {};
-  // In this order: serving and polling stop first, then the store they read from.
+  // In this order: serving and polling stop first, then the store they read from, then the last
+  // export of the metrics, which then hold the final tick.
   lifecycle.onStop('stop serving and polling', () => started.scaler?.stop());
   lifecycle.onStop('stop the object store', () => store.stop());
+  if (metricsExport) lifecycle.onStop('export the final metrics over OTLP', () => metricsExport.shutdown());
   lifecycle.handleSignals();
   // Upstream waits for the informer cache before it polls or serves.
   await store.synced;
   if (lifecycle.stopping) return 0;
   try {
-    started.scaler = await startScaler({ config, store, log, registry: createRegistry() });
+    started.scaler = await startScaler({ config, store, log, registry });
   } catch (err) {
     // A port in use, typically: say so, release what started, and exit non-zero.
     log.error('the scaler cannot start', errorFields(err));
