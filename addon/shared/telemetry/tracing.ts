@@ -10,7 +10,6 @@ import { type Context, ROOT_CONTEXT, type TextMapPropagator, type Tracer } from 
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPTraceExporter as ProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
@@ -23,6 +22,7 @@ import {
 } from '@opentelemetry/sdk-trace';
 import type { SamplerName, TelemetryConfig } from './config.ts';
 import { ConsoleJsonSpanExporter } from './console-span-exporter.ts';
+import { telemetryResource } from './resource.ts';
 
 type TracesOn = Extract<TelemetryConfig['traces'], { enabled: true }>;
 
@@ -53,11 +53,8 @@ export function startTracing(
 ): Tracing | undefined {
   const traces = telemetry.traces;
   if (!traces.enabled) return undefined;
-  const resource = defaultResource().merge(
-    resourceFromAttributes({ ...telemetry.resourceAttributes, 'service.name': telemetry.serviceName }),
-  );
   const provider = new TracerProvider({
-    resource,
+    resource: telemetryResource(telemetry),
     sampler: sampler(traces.sampler, traces.samplerRatio),
     spanProcessors: [
       new BatchSpanProcessor({
