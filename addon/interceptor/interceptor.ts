@@ -104,7 +104,7 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
       })
     : undefined;
   const metrics = new InterceptorMetrics(registry, holds);
-  const tracing = startTracing(config.telemetry, 'keda-http-interceptor', opts.tracing);
+  const tracing = startTracing(config.telemetry, 'keda-http-interceptor', log, opts.tracing);
   table.onSwap(() => metrics.retainRoutes(new Set(queue.keys())));
   const deps: PipelineDeps = {
     config,

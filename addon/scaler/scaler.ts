@@ -42,7 +42,7 @@ export interface StartOptions {
 export async function startScaler(opts: StartOptions): Promise<RunningScaler> {
   const { config, store, log } = opts;
   const metrics = createScalerMetrics(opts.registry);
-  const tracing = startTracing(config.telemetry, 'keda-http-external-scaler', opts.tracing);
+  const tracing = startTracing(config.telemetry, 'keda-http-external-scaler', log, opts.tracing);
   const adminEndpoints = {
     namespace: config.adminNamespace,
     service: config.adminService,

@@ -2,6 +2,7 @@
 // (tests/integration/tracing-collector.test.ts sends the same spans to a real collector).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import http2 from 'node:http2';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
@@ -33,6 +34,14 @@ const objects = (ready: boolean): Obj[] => [
     timeouts: { readiness: '100ms' },
   }),
   interceptorRoute('cold', { target: { service: 'cold', port: 80 }, rules: [{ hosts: ['cold.test'] }] }),
+  interceptorRoute('spared', {
+    target: { service: 'cold', port: 80 },
+    rules: [{ hosts: ['spared.test'] }],
+    coldStart: { fallback: { service: { name: 'spare', port: 80 } } },
+    timeouts: { readiness: '100ms' },
+  }),
+  service('spare', [{ name: 'http', port: 80 }]),
+  endpointSlice('spare', [{ ip: '127.0.0.1' }], backend.port),
   service('app', [{ name: 'http', port: 80 }]),
   endpointSlice('app', [{ ip: '127.0.0.1' }], backend.port),
   service('cold', [{ name: 'http', port: 80 }]),
@@ -179,6 +188,31 @@ test('a readiness timeout: the wait ends readiness_timeout, the request 504 as a
   const server = only(spans, SpanKind.SERVER);
   assert.equal(server.status.code, SpanStatusCode.ERROR);
   assert.equal(server.attributes['http.response.status_code'], 504);
+  assert.equal(spans.filter((s) => s.kind === SpanKind.CLIENT).length, 0);
+});
+
+test('a fallback: the wait ends `fallback` and the client span goes to the fallback Service', async () => {
+  await ic.update(objects(false));
+  assert.equal((await request(ic.url('/spare'), { headers: { host: 'spared.test' } })).status, 200);
+  const spans = await traceOf('/spare');
+  assert.equal(
+    only(spans, SpanKind.INTERNAL, holdSpanName).attributes['keda.cold_start.outcome'],
+    'fallback',
+  );
+  assert.equal(only(spans, SpanKind.CLIENT).attributes['url.full'], 'http://spare.default:80/spare');
+});
+
+test('a client that leaves while held: the wait ends `client_left`, the server span ends too', async () => {
+  await ic.update(objects(false));
+  const gone = http.get(ic.url('/gone'), { headers: { host: 'cold.test' } });
+  gone.on('error', () => {});
+  while (ic.running.ready.waiting === 0) await new Promise((r) => setTimeout(r, 5));
+  gone.destroy();
+  const spans = await traceOf('/gone');
+  assert.equal(
+    only(spans, SpanKind.INTERNAL, holdSpanName).attributes['keda.cold_start.outcome'],
+    'client_left',
+  );
   assert.equal(spans.filter((s) => s.kind === SpanKind.CLIENT).length, 0);
 });
 

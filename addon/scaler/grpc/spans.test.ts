@@ -22,7 +22,7 @@ function tracingTo(exporter: InMemorySpanExporter): Tracing {
   const e = new EnvReader({ OTEL_EXPORTER_OTLP_TRACES_ENABLED: 'true' });
   const telemetry = readTelemetryConfig(e, { serviceName: 'keda-http-external-scaler' });
   e.done();
-  return startTracing(telemetry, 'test', { exporter, scheduledDelayMs: 1 }) as Tracing;
+  return startTracing(telemetry, 'test', quiet, { exporter, scheduledDelayMs: 1 }) as Tracing;
 }
 
 const ref = {

@@ -7,7 +7,13 @@
 // for on any request, traced or not.
 import { Metadata, credentials } from '@grpc/grpc-js';
 import { type Context, ROOT_CONTEXT, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
-import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import {
+  CompositePropagator,
+  ExportResultCode,
+  W3CBaggagePropagator,
+  W3CTraceContextPropagator,
+  type ExportResult,
+} from '@opentelemetry/core';
 import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPTraceExporter as ProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import {
@@ -15,11 +21,14 @@ import {
   AlwaysOnSampler,
   BatchSpanProcessor,
   ParentBasedSampler,
+  type ReadableSpan,
   type Sampler,
   type SpanExporter,
   TraceIdRatioBasedSampler,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
+import type { Logger } from '../log.ts';
+import { RateLimitedLog } from '../rate-limited-log.ts';
 import type { SamplerName, TelemetryConfig } from './config.ts';
 import { ConsoleJsonSpanExporter } from './console-span-exporter.ts';
 import { telemetryResource } from './resource.ts';
@@ -32,9 +41,9 @@ export interface Tracing {
   propagator: TextMapPropagator;
   /** The context nothing came in with: the root of a new trace. */
   root: Context;
-  /** Exports what is buffered. */
+  /** Exports what is buffered. Never rejects: a failed export is logged. */
   forceFlush(): Promise<void>;
-  /** Exports what is buffered, then stops the exporter. */
+  /** Exports what is buffered, then stops the exporter. Never rejects: a failed export is logged. */
   shutdown(): Promise<void>;
 }
 
@@ -49,16 +58,19 @@ export interface TracingOptions {
 export function startTracing(
   telemetry: TelemetryConfig,
   instrumentation: string,
+  log: Logger,
   opts: TracingOptions = {},
 ): Tracing | undefined {
   const traces = telemetry.traces;
   if (!traces.enabled) return undefined;
+  const target = { protocol: traces.protocol, endpoint: traces.otlp?.url ?? 'stdout' };
+  log.info('exporting traces', { ...target, sampler: traces.sampler, samplerRatio: traces.samplerRatio });
   const provider = new TracerProvider({
     resource: telemetryResource(telemetry),
     sampler: sampler(traces.sampler, traces.samplerRatio),
     spanProcessors: [
       new BatchSpanProcessor({
-        exporter: opts.exporter ?? exporter(traces),
+        exporter: new LoggingSpanExporter(opts.exporter ?? exporter(traces), target, log),
         scheduledDelayMillis: opts.scheduledDelayMs ?? traces.batchDelayMs,
       }),
     ],
@@ -69,8 +81,9 @@ export function startTracing(
       propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
     }),
     root: ROOT_CONTEXT,
-    forceFlush: () => provider.forceFlush(),
-    shutdown: () => provider.shutdown(),
+    // A failed export was logged by the exporter; stopping never fails on it.
+    forceFlush: () => provider.forceFlush().catch(() => {}),
+    shutdown: () => provider.shutdown().catch(() => {}),
   };
 }
 
@@ -106,4 +119,49 @@ function exporter(traces: TracesOn): SpanExporter {
     timeoutMillis: otlp.timeoutMs,
     credentials: otlp.url.startsWith('https:') ? credentials.createSsl() : credentials.createInsecure(),
   });
+}
+
+/**
+ * The exporter, with its failures logged: the SDK reports them only to its global diagnostics,
+ * which the services do not install. The first failure is logged at once, then at most one a
+ * minute; the first success after failures says so. The spans of a failed batch are dropped.
+ */
+class LoggingSpanExporter implements SpanExporter {
+  readonly #inner: SpanExporter;
+  readonly #target: { protocol: string; endpoint: string };
+  readonly #log: Logger;
+  readonly #warnings: RateLimitedLog;
+  #failing = false;
+
+  constructor(inner: SpanExporter, target: { protocol: string; endpoint: string }, log: Logger) {
+    this.#inner = inner;
+    this.#target = target;
+    this.#log = log;
+    this.#warnings = new RateLimitedLog(log, 60_000);
+  }
+
+  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    this.#inner.export(spans, (result) => {
+      if (result.code === ExportResultCode.SUCCESS) {
+        if (this.#failing) this.#log.info('trace export works again', this.#target);
+        this.#failing = false;
+      } else {
+        this.#failing = true;
+        this.#warnings.warn('export', 'trace export failed; the spans of this batch are dropped', {
+          ...this.#target,
+          spans: spans.length,
+          error: result.error?.message ?? 'unknown export error',
+        });
+      }
+      done(result);
+    });
+  }
+
+  forceFlush(): Promise<void> {
+    return this.#inner.forceFlush?.() ?? Promise.resolve();
+  }
+
+  shutdown(): Promise<void> {
+    return this.#inner.shutdown();
+  }
 }
