@@ -172,12 +172,16 @@ build_h2spec() {
 # distribution in hack/otelcol/main.go, with the OTLP receiver and the file exporter only. All
 # collector modules move in lockstep: the v0.x ones (otelcol, otlpreceiver, contrib's fileexporter)
 # and service at OTELCOL_VERSION, the stable v1.x ones (confmap's file provider) at its twin
-# OTELCOL_STABLE_VERSION. The output name carries the script's pid: test files running at once may
-# each find the binary missing and build it, and neither must move the other's half-written file.
+# OTELCOL_STABLE_VERSION. Test files running at once may each find the binary missing and start
+# this script: a lock on the wrapper module lets one build while the others wait for its binary.
 build_otelcol() {
   local out="$bin/otelcol-$OTELCOL_VERSION" dir="$cache/build/otelcol-$OTELCOL_VERSION"
   if [ -x "$out" ]; then step "otelcol $OTELCOL_VERSION cached at $out"; return; fi
   mkdir -p "$dir"
+  # One build at a time: the others wait here, then find the binary built.
+  exec 9>"$dir.lock"
+  flock 9
+  if [ -x "$out" ]; then step "otelcol $OTELCOL_VERSION cached at $out"; return; fi
   cp "$here/otelcol/main.go" "$dir/main.go"
   [ -f "$dir/go.mod" ] || printf 'module local/build\n\ngo 1.25\n' >"$dir/go.mod"
   if ! (cd "$dir" && go get "go.opentelemetry.io/collector/otelcol@$OTELCOL_VERSION" \
@@ -189,7 +193,7 @@ build_otelcol() {
     return 1
   fi
   step "building otelcol $OTELCOL_VERSION"
-  timed otelcol bash -c "cd '$dir' && go build -ldflags '-X main.version=$OTELCOL_VERSION' -o '$out.tmp.$$' . && mv '$out.tmp.$$' '$out'"
+  timed otelcol bash -c "cd '$dir' && go build -ldflags '-X main.version=$OTELCOL_VERSION' -o '$out.tmp' . && mv '$out.tmp' '$out'"
 }
 
 # The flags alone, for hack/build-binaries.test.ts: hack/build-binaries.sh --print-k8s-ldflags VERSION DATE

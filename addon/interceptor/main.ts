@@ -36,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
   const lifecycle = new Lifecycle(log);
   const registry = createRegistry();
   // Before the proxy serves, so the export's cumulative series start before the first request.
-  const metricsExport = startMetricsExport({
+  const metricsExport = await startMetricsExport({
     telemetry: config.telemetry,
     registry,
     instruments: otlpInstruments,

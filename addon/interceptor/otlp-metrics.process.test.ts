@@ -1,8 +1,8 @@
 // OTLP metrics of a real `keda-http interceptor` process, received by a real OpenTelemetry
 // Collector (tests/harness/otel-collector.ts): upstream's meter and instrument names, the values
-// and labels of the requests sent, over OTLP/HTTP and OTLP/gRPC; the last values exported on
-// SIGTERM; a collector that is down costs a log line, not a request; and a bad OTEL_* setting stops
-// the process at start-up, naming the variable.
+// and labels of the requests sent, over OTLP/HTTP (protobuf and JSON) and OTLP/gRPC; the last
+// values exported on SIGTERM; a collector that is down costs a log line, not a request; and a bad
+// OTEL_* setting stops the process at start-up, naming the variable.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -76,6 +76,11 @@ const appLabels = { route_name: 'app', route_namespace: 'default' };
 const protocols = [
   { protocol: 'http/protobuf', endpoint: () => ({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.httpEndpoint }) },
   { protocol: 'grpc', endpoint: () => ({ OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: collector.grpcEndpoint }) },
+  // A signal's own endpoint is used as given: the path is part of it.
+  {
+    protocol: 'http/json',
+    endpoint: () => ({ OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `${collector.httpEndpoint}/v1/metrics` }),
+  },
 ];
 
 for (const { protocol, endpoint } of protocols) {

@@ -36,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
     labelSelectors: { EndpointSlice: `kubernetes.io/service-name=${config.adminService}` },
   });
   const registry = createRegistry();
-  const metricsExport = startMetricsExport({
+  const metricsExport = await startMetricsExport({
     telemetry: config.telemetry,
     registry,
     instruments: otlpInstruments,

@@ -1,33 +1,13 @@
-// OTLP metrics export of the interceptor and the scaler (OTEL_EXPORTER_OTLP_METRICS_ENABLED): every
-// OTEL_METRIC_EXPORT_INTERVAL the service's Prometheus registry is read through a
-// RegistryMetricProducer and pushed to the collector, over the protocol, URL, headers and timeout of
-// the validated TelemetryConfig. Nothing here reads the environment. A failed export is logged (at
-// most once a minute, with how many were left out) and retried at the next interval; it never
-// stops the service or slows a request.
-import { Metadata, credentials } from '@grpc/grpc-js';
-import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import { OTLPMetricExporter as GrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
-import { OTLPMetricExporter as JsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
-import { OTLPMetricExporter as ProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
-import {
-  MeterProvider,
-  PeriodicExportingMetricReader,
-  type PushMetricExporter,
-  type ResourceMetrics,
-} from '@opentelemetry/sdk-metrics';
+// OTLP metrics export of the interceptor and the scaler (OTEL_EXPORTER_OTLP_METRICS_ENABLED). The
+// OpenTelemetry SDK and its exporters (otlp-metrics.ts) are loaded only when it is on: loading them
+// takes a few hundred milliseconds and about 35 MiB, which a service with the export off should not
+// pay. The export reads the Prometheus registry (registry-producer.ts), so nothing runs per request.
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
-import { errorFields } from '../log.ts';
-import { RateLimitedLog } from '../rate-limited-log.ts';
 import type { TelemetryConfig } from './config.ts';
-import { RegistryMetricProducer, type InstrumentTable } from './registry-producer.ts';
-import { telemetryResource } from './resource.ts';
-
-type MetricsOn = Extract<TelemetryConfig['metrics'], { enabled: true }>;
+import type { InstrumentTable } from './registry-producer.ts';
 
 export interface MetricsExport {
-  /** Exports now (tests). */
-  flush(): Promise<void>;
   /** A last export of the current values, then the exporter closes: the service's shutdown step. */
   shutdown(): Promise<void>;
 }
@@ -40,108 +20,12 @@ export interface MetricsExportOptions {
   /** The instrumentation scope: upstream's meter name. */
   meterName: string;
   log: Logger;
-  /** Replaces the exporter the protocol picks (unit tests use the SDK's in-memory one). */
-  exporter?: PushMetricExporter;
 }
 
-/** Starts the periodic export, or returns undefined when OTLP metrics are off (then nothing runs). */
-export function startMetricsExport(opts: MetricsExportOptions): MetricsExport | undefined {
+/** Starts the periodic export, or returns undefined when OTLP metrics are off (then nothing is loaded or run). */
+export async function startMetricsExport(opts: MetricsExportOptions): Promise<MetricsExport | undefined> {
   const metrics = opts.telemetry.metrics;
   if (!metrics.enabled) return undefined;
-  const warnings = new RateLimitedLog(opts.log, 60_000);
-  const producer = new RegistryMetricProducer({
-    registry: opts.registry,
-    table: opts.instruments,
-    meterName: opts.meterName,
-    onError: (err) =>
-      warnings.warn('collect', 'a metric could not be read for the OTLP export', errorFields(err)),
-  });
-  const exporter = new LoggingExporter(opts.exporter ?? otlpExporter(metrics), metrics, warnings, opts.log);
-  const reader = new PeriodicExportingMetricReader({
-    exporter,
-    exportIntervalMillis: metrics.intervalMs,
-    // The reader refuses a timeout longer than its interval.
-    exportTimeoutMillis: Math.min(metrics.otlp.timeoutMs, metrics.intervalMs),
-    metricProducers: [producer],
-  });
-  // No instruments are made on this provider: it carries the resource and drives the reader.
-  const provider = new MeterProvider({ resource: telemetryResource(opts.telemetry), readers: [reader] });
-  opts.log.info('exporting metrics over OTLP', {
-    protocol: metrics.protocol,
-    endpoint: metrics.otlp.url,
-    intervalMs: metrics.intervalMs,
-  });
-  return {
-    flush: () => provider.forceFlush(),
-    shutdown: () => provider.shutdown(),
-  };
-}
-
-function otlpExporter(metrics: MetricsOn): PushMetricExporter {
-  const { url, headers, timeoutMs } = metrics.otlp;
-  switch (metrics.protocol) {
-    case 'http/protobuf':
-      return new ProtoMetricExporter({ url, headers, timeoutMillis: timeoutMs });
-    case 'http/json':
-      return new JsonMetricExporter({ url, headers, timeoutMillis: timeoutMs });
-    case 'grpc': {
-      const metadata = new Metadata();
-      for (const [k, v] of Object.entries(headers)) metadata.set(k, v);
-      return new GrpcMetricExporter({
-        url,
-        metadata,
-        timeoutMillis: timeoutMs,
-        credentials: url.startsWith('https:') ? credentials.createSsl() : credentials.createInsecure(),
-      });
-    }
-  }
-}
-
-/**
- * The exporter, with its failures logged: the SDK only reports them to its global diagnostics,
- * which the services do not install. The first failure is logged at once, then at most one a
- * minute; the first success after failures says so.
- */
-class LoggingExporter implements PushMetricExporter {
-  readonly #inner: PushMetricExporter;
-  readonly #target: { protocol: string; endpoint: string };
-  readonly #warnings: RateLimitedLog;
-  readonly #log: Logger;
-  #failing = false;
-
-  constructor(inner: PushMetricExporter, metrics: MetricsOn, warnings: RateLimitedLog, log: Logger) {
-    this.#inner = inner;
-    this.#target = { protocol: metrics.protocol, endpoint: metrics.otlp.url };
-    this.#warnings = warnings;
-    this.#log = log;
-    if (inner.selectAggregationTemporality) {
-      this.selectAggregationTemporality = inner.selectAggregationTemporality.bind(inner);
-    }
-  }
-
-  selectAggregationTemporality?: PushMetricExporter['selectAggregationTemporality'];
-
-  export(metrics: ResourceMetrics, done: (result: ExportResult) => void): void {
-    this.#inner.export(metrics, (result) => {
-      if (result.code === ExportResultCode.SUCCESS) {
-        if (this.#failing) this.#log.info('OTLP metrics export works again', this.#target);
-        this.#failing = false;
-      } else {
-        this.#failing = true;
-        this.#warnings.warn('export', 'OTLP metrics export failed; retrying at the next interval', {
-          ...this.#target,
-          error: result.error?.message ?? 'unknown export error',
-        });
-      }
-      done(result);
-    });
-  }
-
-  forceFlush(): Promise<void> {
-    return this.#inner.forceFlush();
-  }
-
-  shutdown(): Promise<void> {
-    return this.#inner.shutdown();
-  }
+  const { startOtlpMetrics } = await import('./otlp-metrics.ts');
+  return startOtlpMetrics(metrics, opts);
 }
