@@ -104,7 +104,9 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
       })
     : undefined;
   const metrics = new InterceptorMetrics(registry, holds);
-  const tracing = startTracing(config.telemetry, 'keda-http-interceptor', log, opts.tracing);
+  const tracing = await startTracing(config.telemetry, 'keda-http-interceptor', log, opts.tracing);
+  // The tracing step and the SDK behind it are loaded only when traces are on.
+  const traceRequest = tracing && (await import('./pipeline/trace-request.ts')).requestTracer(tracing);
   table.onSwap(() => metrics.retainRoutes(new Set(queue.keys())));
   const deps: PipelineDeps = {
     config,
@@ -124,7 +126,7 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
     fileMode: opts.fileMode,
     draining: () => draining,
     holdCutoff,
-    tracing,
+    traceRequest,
   };
 
   await store.synced;

@@ -42,7 +42,9 @@ export interface StartOptions {
 export async function startScaler(opts: StartOptions): Promise<RunningScaler> {
   const { config, store, log } = opts;
   const metrics = createScalerMetrics(opts.registry);
-  const tracing = startTracing(config.telemetry, 'keda-http-external-scaler', log, opts.tracing);
+  const tracing = await startTracing(config.telemetry, 'keda-http-external-scaler', log, opts.tracing);
+  // The spans and the SDK behind them are loaded only when traces are on.
+  const spans = tracing && (await import('./grpc/spans.ts')).scalerSpans(tracing);
   const adminEndpoints = {
     namespace: config.adminNamespace,
     service: config.adminService,
@@ -75,7 +77,7 @@ export async function startScaler(opts: StartOptions): Promise<RunningScaler> {
     prepare: (ref) => prepareIsActive(view, ref),
     heartbeatMs: config.streamHeartbeatMs,
     log,
-    tracing,
+    spans,
   });
   const watcher = config.queueWatchEnabled
     ? new QueueWatcher({
@@ -111,7 +113,7 @@ export async function startScaler(opts: StartOptions): Promise<RunningScaler> {
   await pinger.start(); // the first tick, as upstream polls before serving
   let grpcServer: ScalerGrpcServer;
   try {
-    grpcServer = await startGrpcServer({ view, streams, log, port: config.port, host: opts.host, tracing });
+    grpcServer = await startGrpcServer({ view, streams, log, port: config.port, host: opts.host, spans });
   } catch (err) {
     // A scaler that cannot serve must not keep polling: stop, so the process can exit.
     await stopPolling();

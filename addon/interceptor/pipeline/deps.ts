@@ -1,7 +1,6 @@
 // What the request pipeline's steps share: the interceptor's long-lived parts, built once in
 // interceptor.ts. Nothing in here changes per request.
 import type { Logger } from '../../shared/log.ts';
-import type { Tracing } from '../../shared/telemetry/tracing.ts';
 import type { InterceptorConfig } from '../config.ts';
 import type { ReadyEndpointsCache } from '../endpoints/ready-cache.ts';
 import type { TargetResolver } from '../endpoints/targets.ts';
@@ -14,7 +13,9 @@ import type { StaticResponder } from '../proxy/static-response.ts';
 import type { RequestQueue } from '../queue/queue.ts';
 import type { LiveRouteTable } from '../routing/live-table.ts';
 import type { HoldCutoff } from '../server/hold-cutoff.ts';
+import type { Exchange } from './exchange.ts';
 import type { ReadAheadBudget } from './request-body.ts';
+import type { RequestTrace } from './trace-request.ts';
 
 export interface PipelineDeps {
   config: InterceptorConfig;
@@ -41,5 +42,5 @@ export interface PipelineDeps {
   /** Reached shortly before a drain closes the connections: requests still held get 503 + Retry-After. */
   holdCutoff: HoldCutoff;
   /** Present when traces are on: the tracing step is then in the chain (trace-request.ts). */
-  tracing: Tracing | undefined;
+  traceRequest: ((x: Exchange) => RequestTrace) | undefined;
 }

@@ -32,7 +32,6 @@ import { RequestBody } from './request-body.ts';
 import { resolveTarget } from './resolve-target.ts';
 import { routeRequest } from './route-request.ts';
 import { serveStaticRoute } from './static-route.ts';
-import { RequestTrace } from './trace-request.ts';
 
 /** How long a closed Upgrade connection may take to read our answer before it is cut. */
 const upgradeLingerMs = 1000;
@@ -65,12 +64,12 @@ export class RequestPipeline {
   constructor(deps: PipelineDeps, scheme: 'http' | 'https') {
     this.#d = deps;
     this.#scheme = scheme;
-    const tracing = deps.tracing;
+    const traceRequest = deps.traceRequest;
     this.#begin =
-      tracing === undefined
+      traceRequest === undefined
         ? (x) => this.#run(x)
         : (x) => {
-            x.trace = new RequestTrace(tracing, x);
+            x.trace = traceRequest(x);
             this.#run(x);
           };
   }

@@ -55,6 +55,11 @@ export type HoldSpanOutcome =
 
 const propagated = new Set(['traceparent', 'tracestate', 'baggage']);
 
+/** The tracing step: the pipeline calls it first for every request (interceptor.ts loads this file only when traces are on). */
+export function requestTracer(tracing: Tracing): (x: Exchange) => RequestTrace {
+  return (x) => new RequestTrace(tracing, x);
+}
+
 /** One request's spans; kept on its Exchange. */
 export class RequestTrace {
   readonly #tracing: Tracing;

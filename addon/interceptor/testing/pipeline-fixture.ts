@@ -73,7 +73,7 @@ export async function stepFixture(
     fileMode: true,
     draining: () => false,
     holdCutoff: new HoldCutoff(),
-    tracing: undefined,
+    traceRequest: undefined,
   };
   await store.synced;
   ready.start();

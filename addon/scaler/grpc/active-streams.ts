@@ -10,9 +10,8 @@
 import type { Logger } from '../../shared/log.ts';
 import { errorFields } from '../../shared/log.ts';
 import { status } from '@grpc/grpc-js';
-import type { Tracing } from '../../shared/telemetry/tracing.ts';
 import type { ScaledObjectRef } from './messages.ts';
-import { traceStreamSend, type ActivationPush } from './spans.ts';
+import type { ActivationPush, ScalerSpans } from './spans.ts';
 import { ScalerError, refLogFields, triggerKey } from './trigger-metrics.ts';
 
 export interface ActiveSink {
@@ -40,7 +39,7 @@ export interface ActiveStreamsOptions {
   heartbeatMs: number;
   log: Logger;
   /** Present when traces are on: each message whose answer changed gets a span. */
-  tracing?: Tracing | undefined;
+  spans?: ScalerSpans | undefined;
 }
 
 export class ActiveStreams {
@@ -145,8 +144,7 @@ export class ActiveStreams {
     sub.lastSentAt = Date.now();
     sub.sink.send(result);
     // Heartbeats repeat the answer KEDA has: only changes are traced.
-    if (changed && this.#opts.tracing !== undefined)
-      traceStreamSend(this.#opts.tracing, sub.ref, result, push);
+    if (changed) this.#opts.spans?.streamSend(sub.ref, result, push);
   }
 
   #remove(sub: Subscription): void {

@@ -10,9 +10,8 @@ import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-
 import type { Logger } from '../../shared/log.ts';
 import { errorFields } from '../../shared/log.ts';
 import type { Attributes } from '@opentelemetry/api';
-import type { Tracing } from '../../shared/telemetry/tracing.ts';
 import type { ActiveStreams } from './active-streams.ts';
-import { tracedCall } from './spans.ts';
+import type { ScalerSpans } from './spans.ts';
 import type {
   GetMetricSpecResponse,
   GetMetricsRequest,
@@ -67,11 +66,11 @@ export interface GrpcServerOptions {
   port: number;
   host?: string;
   /** Present when traces are on: each unary call gets a span. */
-  tracing?: Tracing | undefined;
+  spans?: ScalerSpans | undefined;
 }
 
 export async function startGrpcServer(opts: GrpcServerOptions): Promise<ScalerGrpcServer> {
-  const { view, streams, log, tracing } = opts;
+  const { view, streams, log, spans } = opts;
 
   /** Answers a unary call, inside its span when traces are on. */
   const answer = <Req extends ScaledObjectRef | GetMetricsRequest, T>(
@@ -83,7 +82,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<ScalerGr
   ): void => {
     const method = call.getPath().split('/').pop() ?? '';
     try {
-      callback(null, tracing ? tracedCall(tracing, method, ref, call.metadata, run, describe) : run());
+      callback(null, spans ? spans.call(method, ref, call.metadata, run, describe) : run());
     } catch (err) {
       log.debug('request failed', { method, ...refLogFields(ref), ...errorFields(err) });
       callback(toServiceError(err));

@@ -13,16 +13,16 @@ import { readTelemetryConfig } from '../../shared/telemetry/config.ts';
 import { EnvReader } from '../../shared/config.ts';
 import { startTracing, type Tracing } from '../../shared/telemetry/tracing.ts';
 import { ActiveStreams } from './active-streams.ts';
-import { tracedCall } from './spans.ts';
+import { scalerSpans, tracedCall } from './spans.ts';
 import { ScalerError } from './trigger-metrics.ts';
 
 const quiet = createLogger({ component: 'test', stream: new Writable({ write: (_c, _e, cb) => cb() }) });
 
-function tracingTo(exporter: InMemorySpanExporter): Tracing {
+async function tracingTo(exporter: InMemorySpanExporter): Promise<Tracing> {
   const e = new EnvReader({ OTEL_EXPORTER_OTLP_TRACES_ENABLED: 'true' });
   const telemetry = readTelemetryConfig(e, { serviceName: 'keda-http-external-scaler' });
   e.done();
-  return startTracing(telemetry, 'test', quiet, { exporter, scheduledDelayMs: 1 }) as Tracing;
+  return (await startTracing(telemetry, 'test', quiet, { exporter, scheduledDelayMs: 1 })) as Tracing;
 }
 
 const ref = {
@@ -33,7 +33,7 @@ const ref = {
 
 test('a unary call: server span with the route and the answer; errors recorded; a caller trace continued', async () => {
   const exporter = new InMemorySpanExporter();
-  const tracing = tracingTo(exporter);
+  const tracing = await tracingTo(exporter);
   const md = new Metadata();
   md.set('traceparent', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
   assert.equal(
@@ -76,14 +76,14 @@ test('a unary call: server span with the route and the answer; errors recorded; 
 
 test('StreamIsActive: a change caused by an activation push is a span from the push to the send, with the push as an event', async () => {
   const exporter = new InMemorySpanExporter();
-  const tracing = tracingTo(exporter);
+  const tracing = await tracingTo(exporter);
   let active = false;
   const sent: boolean[] = [];
   const streams = new ActiveStreams({
     prepare: () => () => active,
     heartbeatMs: 60_000,
     log: quiet,
-    tracing,
+    spans: scalerSpans(tracing),
   });
   streams.subscribe(ref, { send: (r) => sent.push(r), fail: () => {} });
   const at = Date.now() - 3;

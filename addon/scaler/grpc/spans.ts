@@ -46,6 +46,25 @@ function refAttributes(ref: ScaledObjectRef): Attributes {
   };
 }
 
+/** The scaler's spans for one Tracing; scaler.ts loads this file only when traces are on. */
+export interface ScalerSpans {
+  call<T>(
+    method: string,
+    ref: ScaledObjectRef,
+    metadata: Metadata,
+    run: () => T,
+    describe: (answer: T) => Attributes,
+  ): T;
+  streamSend(ref: ScaledObjectRef, result: boolean, push: ActivationPush | undefined): void;
+}
+
+export function scalerSpans(tracing: Tracing): ScalerSpans {
+  return {
+    call: (method, ref, metadata, run, describe) => tracedCall(tracing, method, ref, metadata, run, describe),
+    streamSend: (ref, result, push) => traceStreamSend(tracing, ref, result, push),
+  };
+}
+
 /**
  * Runs one unary call inside its server span. `describe` turns the answer into attributes
  * (IsActive's result, GetMetrics' values).

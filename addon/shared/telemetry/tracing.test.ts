@@ -25,16 +25,23 @@ function logger(lines: string[]) {
   });
 }
 
-function tracing(env: Record<string, string>, lines: string[], exporter?: InMemorySpanExporter): Tracing {
+async function tracing(
+  env: Record<string, string>,
+  lines: string[],
+  exporter?: InMemorySpanExporter,
+): Promise<Tracing> {
   const e = new EnvReader({ OTEL_EXPORTER_OTLP_TRACES_ENABLED: 'true', ...env });
   const telemetry = readTelemetryConfig(e, { serviceName: 'svc' });
   e.done();
-  return startTracing(telemetry, 'test', logger(lines), exporter ? { exporter } : {}) as Tracing;
+  return (await startTracing(telemetry, 'test', logger(lines), exporter ? { exporter } : {})) as Tracing;
 }
 
-test('off: no tracing at all', () => {
+test('off: no tracing at all', async () => {
   const e = new EnvReader({});
-  assert.equal(startTracing(readTelemetryConfig(e, { serviceName: 'svc' }), 'test', logger([])), undefined);
+  assert.equal(
+    await startTracing(readTelemetryConfig(e, { serviceName: 'svc' }), 'test', logger([])),
+    undefined,
+  );
 });
 
 test('samplers: always_off records nothing; traceidratio 0 records nothing; the default records all', async () => {
@@ -44,7 +51,7 @@ test('samplers: always_off records nothing; traceidratio 0 records nothing; the 
     [{ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' }, 0],
   ] as const) {
     const exporter = new InMemorySpanExporter();
-    const t = tracing(env, [], exporter);
+    const t = await tracing(env, [], exporter);
     t.tracer.startSpan('a').end();
     t.tracer.startSpan('b').end();
     await t.forceFlush();
@@ -58,7 +65,7 @@ test('console: one JSON line per span with ids, parent, service, attributes and 
   let text = '';
   out.on('data', (c: Buffer) => (text += c.toString()));
   const exporter = new ConsoleJsonSpanExporter(out);
-  const t = tracing({}, [], undefined);
+  const t = await tracing({}, [], undefined);
   const parent = t.tracer.startSpan('parent', {
     kind: SpanKind.SERVER,
     attributes: { 'keda.route': 'ns/r' },
@@ -85,7 +92,7 @@ test('a failing export is logged once with the endpoint, not on every batch', as
   const port = (server.address() as net.AddressInfo).port;
   await new Promise<void>((r) => server.close(() => r()));
   const lines: string[] = [];
-  const t = tracing(
+  const t = await tracing(
     {
       OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf',
       OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
