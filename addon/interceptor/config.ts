@@ -144,6 +144,7 @@ export function readConfig(env: Readonly<Record<string, string | undefined>> = p
       idleScavenge: e.bool(internalsEnvNames.idleScavenge, true),
       nodeHeaderDeadlines: e.bool(internalsEnvNames.nodeHeaderDeadlines, true),
       socketResponseProbe: e.bool(internalsEnvNames.socketResponseProbe, true),
+      methodFallback: e.bool(internalsEnvNames.methodFallback, true),
     },
     forceHttp2: e.bool('KEDA_HTTP_FORCE_HTTP2', false),
     metricsEnabled: e.bool('OTEL_PROM_EXPORTER_ENABLED', true),

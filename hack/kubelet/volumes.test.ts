@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeClient } from '../../addon/runtime/index.ts';
@@ -75,6 +76,30 @@ test('an emptyDir at /tmp hides nothing the pod needs that lives under /tmp', as
     assert.match(out, /^adapter ran$/m, 'the binary under /tmp ran inside the sandbox');
     assert.match(out, /pod-scratch-file/, "the pod's /tmp is its emptyDir");
     assert.doesNotMatch(out, /machine-tmp-file/, "the machine's /tmp stays hidden");
+  } finally {
+    volumes.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+// The add-on's images run as 65532; their emptyDirs (scratch space) must be writable by that user,
+// as on a real node.
+test('an emptyDir is writable by a non-root user', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'volumes-test-'));
+  chmodSync(root, 0o755);
+  const pod = {
+    metadata: { name: 'p', namespace: 'ns', uid: 'u' },
+    spec: { containers: [{ name: 'c' }], volumes: [{ name: 'scratch', emptyDir: {} }] },
+  } as unknown as Pod;
+  const volumes = new PodVolumes({} as KubeClient, pod, join(root, 'pod'));
+  try {
+    await volumes.prepare();
+    const file = join(root, 'pod', 'volumes', 'scratch', 'written-by-65532');
+    for (let dir = join(root, 'pod', 'volumes'); dir !== root; dir = join(dir, '..')) chmodSync(dir, 0o755);
+    const r = spawnSync('setpriv', ['--reuid=65532', '--regid=65532', '--clear-groups', 'touch', file], {
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
   } finally {
     volumes.stop();
     rmSync(root, { recursive: true, force: true });

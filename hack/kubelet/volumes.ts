@@ -2,7 +2,7 @@
 // mountPath inside the sandbox: secret and configMap volumes (files kept current every 2 s, as
 // the kubelet's periodic sync does, so rotated certificates reach the process) and emptyDir.
 // Like the kubelet, a missing non-optional Secret or ConfigMap keeps the pod from starting.
-import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { KubeClient } from '../../addon/runtime/index.ts';
 import { cacheDir } from '../cluster/control-plane.ts';
@@ -127,7 +127,12 @@ export class PodVolumes {
     if (isServiceAccountVolume(v)) return; // the pod worker writes the token (service-account.ts)
     const dir = join(this.#dir, v.name);
     mkdirSync(dir, { recursive: true });
-    if (v.emptyDir) return;
+    if (v.emptyDir) {
+      // World-writable, as the kubelet makes an emptyDir: a pod running as a non-root user (the
+      // add-on's images run as 65532) must be able to write its scratch space.
+      chmodSync(dir, 0o777);
+      return;
+    }
     const ns = this.#pod.metadata.namespace ?? 'default';
     let files: Record<string, string> | undefined;
     if (v.secret) {

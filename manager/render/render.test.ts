@@ -203,3 +203,24 @@ test('keda-http render addon never writes an empty namespace selector; --keda-na
     /--keda-namespace: "Not_Valid" is not a valid namespace name/,
   );
 });
+
+test('every container with a liveness probe has a startup probe on the same check that allows at least a minute', () => {
+  type Probe = { periodSeconds?: number; failureThreshold?: number; [handler: string]: unknown };
+  type Container = { name: string; livenessProbe?: Probe; startupProbe?: Probe };
+  type Workload = { spec: { template: { spec: { containers: Container[] } } } };
+  const handlerOf = (p: Probe) => JSON.stringify(p.httpGet ?? p.grpc ?? p.tcpSocket ?? p.exec ?? 'none');
+  const objs = [...renderAddon(config({}), { owner }), ...renderManager('kyma-system')];
+  let checked = 0;
+  for (const o of objs.filter((x) => x.kind === 'Deployment')) {
+    for (const c of (o as unknown as Workload).spec.template.spec.containers) {
+      if (!c.livenessProbe) continue;
+      const where = `${o.metadata.name}/${c.name}`;
+      assert.ok(c.startupProbe, `${where} has a startupProbe`);
+      assert.equal(handlerOf(c.startupProbe), handlerOf(c.livenessProbe), `${where}: same check`);
+      const budget = (c.startupProbe.periodSeconds ?? 10) * (c.startupProbe.failureThreshold ?? 3);
+      assert.ok(budget >= 60, `${where}: start-up allowed ${budget}s`);
+      checked++;
+    }
+  }
+  assert.equal(checked, 4, 'interceptor, scaler, operator and manager');
+});

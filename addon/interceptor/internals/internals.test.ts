@@ -18,6 +18,7 @@ import {
   startHeaderDeadlines,
 } from './http-server.ts';
 import { loadMinorGc, resolveMinorGc } from './minor-gc.ts';
+import { checkConnectionDetach, resolveMethodFallback, takeBackConnection } from './server-connection.ts';
 import { allInternalsOn, configureRuntimeInternals, type InternalsSwitches } from './switches.ts';
 
 /** Configures the layer with a capturing logger; returns the fallback lines logged. */
@@ -39,7 +40,44 @@ test('on this Node every piece has the expected shape and is used', () => {
   startHeaderDeadlines(server);
   assert.equal(checkHeaderDeadlineChecker(server), undefined, "Node's checker runs");
   server.close();
+  assert.equal(checkConnectionDetach(), undefined, 'a server connection can be taken back');
+  assert.equal(resolveMethodFallback(), true);
   assert.deepEqual(fallbackLines(lines), []);
+});
+
+test('method fallback: switched off or another shape, no connection is taken back, and one line says why', () => {
+  let lines = configure({ methodFallback: false });
+  const socket = new net.Socket();
+  const server = http.createServer();
+  server.emit('connection', socket);
+  assert.equal(takeBackConnection(socket), false);
+  assert.equal(takeBackConnection(socket), false);
+  assert.ok(socket.listeners('data').length > 0, "node:http's listeners stay");
+  assert.match(
+    fallbackLines(lines).join('\n'),
+    /KEDA_HTTP_INTERNALS_METHOD_FALLBACK.*methodFallback falls back to public APIs: switched off/,
+  );
+  assert.equal(fallbackLines(lines).length, 1);
+  lines = configure();
+  assert.equal(
+    resolveMethodFallback(() => "node:http's server has no 'data' listener"),
+    false,
+  );
+  assert.equal(takeBackConnection(socket), false);
+  assert.match(
+    fallbackLines(lines).join('\n'),
+    /methodFallback falls back to public APIs: node:http's server has no 'data'/,
+  );
+  assert.match(fallbackLines(lines).join('\n'), /"level":"warn"/);
+  // A connection that is not node:http's is never touched, even when the piece is on.
+  configure();
+  const plain = new net.Socket();
+  assert.equal(takeBackConnection(plain), false);
+  assert.equal(takeBackConnection(socket), true, 'the shape is checked per connection too');
+  assert.equal(socket.listeners('data').length, 0);
+  plain.destroy();
+  socket.destroy();
+  server.close();
 });
 
 test('switched off: the lean client, the idle scavenge and the socket probe fall back, one line each', () => {

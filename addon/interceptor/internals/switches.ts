@@ -18,6 +18,8 @@ export interface InternalsSwitches {
   nodeHeaderDeadlines: boolean;
   /** Whether a socket has a response under way, read from node:http's `socket._httpMessage`. */
   socketResponseProbe: boolean;
+  /** Taking a connection back from node:http's server when its parser fails on an unknown method. */
+  methodFallback: boolean;
 }
 
 export type InternalsPiece = keyof InternalsSwitches;
@@ -27,6 +29,7 @@ export const allInternalsOn: Readonly<InternalsSwitches> = Object.freeze({
   idleScavenge: true,
   nodeHeaderDeadlines: true,
   socketResponseProbe: true,
+  methodFallback: true,
 });
 
 /** Each piece's switch, for the messages that say how to turn it off. */
@@ -35,6 +38,7 @@ export const internalsEnvNames: Readonly<Record<InternalsPiece, string>> = Objec
   idleScavenge: 'KEDA_HTTP_INTERNALS_IDLE_SCAVENGE',
   nodeHeaderDeadlines: 'KEDA_HTTP_INTERNALS_NODE_HEADER_DEADLINES',
   socketResponseProbe: 'KEDA_HTTP_INTERNALS_SOCKET_RESPONSE_PROBE',
+  methodFallback: 'KEDA_HTTP_INTERNALS_METHOD_FALLBACK',
 });
 
 let switches: InternalsSwitches = { ...allInternalsOn };

@@ -8,7 +8,7 @@ import type { ProxyRequest, ProxyResponse } from '../proxy/forward.ts';
 import type { Counter } from '../queue/queue.ts';
 import type { Route } from '../routing/route.ts';
 import type { HeaderSource } from '../routing/table.ts';
-import type { RequestBody } from './request-body.ts';
+import type { PipelineBody } from './request-body.ts';
 import type { RouteState } from './route-state.ts';
 import type { RequestTrace } from './trace-request.ts';
 
@@ -40,8 +40,8 @@ export class Exchange {
   retryUntil = Infinity;
   /** The route's counter while this request is counted. */
   counted: Counter | undefined = undefined;
-  /** The body, for HTTP/1.x requests that still have one to receive. */
-  body: RequestBody | undefined = undefined;
+  /** The body, for requests that still have one to receive. */
+  body: PipelineBody | undefined = undefined;
   /** The headers for the backend, when prepared early (while held). */
   outboundHeaders: string[] | undefined = undefined;
   /** The request's spans, when tracing is on (trace-request.ts). */

@@ -269,8 +269,8 @@ test('WebDAV and other registered method tokens are forwarded as they are; over 
     );
     assert.equal(statusOf(raw), 200, `${method}: ${raw}`);
   }
-  // HTTP/1.1 methods outside llhttp's registry never get past Node's parser (400); HTTP/2 has no
-  // such registry, so a custom token reaches the pipeline and must be forwarded. The backend here
+  // HTTP/2 has no method registry: a custom token reaches the pipeline and must be forwarded
+  // (HTTP/1.1 ones outside Node's parser's list: server/unknown-methods.test.ts). The backend here
   // is a raw socket, since a Node backend would refuse the token itself.
   const lines: string[] = [];
   const raw = net.createServer((s) =>

@@ -20,6 +20,7 @@
 // request goes no further, and returns whether it did. The exchange ends when its response closes
 // (finish): the count goes back down and the metrics and access log record it.
 import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { ProxyRequest, ProxyResponse } from '../proxy/forward.ts';
 import { checkRequest } from './check-request.ts';
@@ -28,7 +29,8 @@ import type { PipelineDeps } from './deps.ts';
 import { Exchange } from './exchange.ts';
 import { waitForTarget } from './hold.ts';
 import { servePlaceholder } from './placeholder.ts';
-import { RequestBody } from './request-body.ts';
+import { H2RequestBody } from './h2-request-body.ts';
+import { RequestBody, type PipelineBody } from './request-body.ts';
 import { resolveTarget } from './resolve-target.ts';
 import { routeRequest } from './route-request.ts';
 import { serveStaticRoute } from './static-route.ts';
@@ -53,6 +55,11 @@ function upgradeResponse(req: IncomingMessage, socket: Socket): ServerResponse {
     setTimeout(() => socket.destroy(), upgradeLingerMs).unref();
   });
   return res;
+}
+
+function bodyOf(req: ProxyRequest, res: ProxyResponse, stallMs: number): PipelineBody | undefined {
+  if ('stream' in req) return H2RequestBody.of(req, res as Http2ServerResponse, stallMs);
+  return RequestBody.of(req, res as ServerResponse, stallMs);
 }
 
 export class RequestPipeline {
@@ -97,7 +104,7 @@ export class RequestPipeline {
     if (!routeRequest(d, x)) return;
     if (!resolveTarget(d, x)) return;
     // What follows an Upgrade's head belongs to the protocol it switches to, never to a body.
-    if (x.upgrade === undefined) x.body = RequestBody.of(x.req, x.res, d.config.requestBodyTimeoutMs);
+    if (x.upgrade === undefined) x.body = bodyOf(x.req, x.res, d.config.requestBodyTimeoutMs);
     if (serveStaticRoute(d, x)) return;
     countRequest(d, x);
     if (servePlaceholder(d, x)) return;

@@ -9,12 +9,11 @@
 //   requests; past either bound the socket is left unread (TCP pushes back on the client) and a
 //   departure is only seen when the wait ends. The bytes read ahead go first when the request is
 //   forwarded.
-// HTTP/2 needs neither: its flow control bounds what a stream buffers, and a client that leaves
-// resets its stream on a session that is always read.
+// HTTP/2 streams have their own (h2-request-body.ts): flow control bounds what a stream buffers,
+// and a client that leaves resets its stream on a session that is always read.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { PassThrough, type Readable } from 'node:stream';
-import type { ProxyRequest, ProxyResponse } from '../proxy/forward.ts';
 import { writeError } from '../proxy/responses.ts';
 
 export const readAheadPerRequestBytes = 1 << 20;
@@ -51,7 +50,17 @@ function hasBody(req: IncomingMessage): boolean {
   return (cl !== undefined && cl !== '0') || req.headers['transfer-encoding'] !== undefined;
 }
 
-export class RequestBody {
+/** What the pipeline does with a request body that is still arriving (HTTP/1.x or HTTP/2). */
+export interface PipelineBody {
+  /** While held: keep reading, so that a client that leaves is seen. */
+  readAhead(budget: ReadAheadBudget): void;
+  /** The body to forward, when the forwarder should not read the request itself. */
+  forwardable(): Readable | undefined;
+  /** The exchange is over. */
+  end(): void;
+}
+
+export class RequestBody implements PipelineBody {
   readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
   readonly #socket: Socket;
@@ -65,10 +74,9 @@ export class RequestBody {
    * The body of an HTTP/1.x request that still has one to receive; undefined otherwise (bodyless
    * requests, the common case, pay nothing). `stallMs` 0 = no stall timeout.
    */
-  static of(req: ProxyRequest, res: ProxyResponse, stallMs: number): RequestBody | undefined {
-    if ('stream' in req) return undefined;
+  static of(req: IncomingMessage, res: ServerResponse, stallMs: number): RequestBody | undefined {
     if (req.complete || !hasBody(req)) return undefined;
-    return new RequestBody(req, res as ServerResponse, stallMs);
+    return new RequestBody(req, res, stallMs);
   }
 
   private constructor(req: IncomingMessage, res: ServerResponse, stallMs: number) {

@@ -9,6 +9,7 @@ import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from '../../shared/log.ts';
 import { responseMayBeInFlight, startHeaderDeadlines } from '../internals/http-server.ts';
 import type { ProxyRequest, ProxyResponse } from '../proxy/forward.ts';
+import { MethodFallback } from './method-fallback.ts';
 
 export type RequestListener = (req: ProxyRequest, res: ProxyResponse) => void;
 export type UpgradeListener = (req: http.IncomingMessage, socket: Socket, head: Buffer) => void;
@@ -68,6 +69,11 @@ function clientErrorResponse(err: NodeJS.ErrnoException & { code?: string }): st
   return `HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 
+/** Whether a 'clientError' comes from node:http (a request it refused), not from a TLS handshake. */
+function isHttpClientError(err: NodeJS.ErrnoException): boolean {
+  return err.code?.startsWith('HPE_') === true || err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+}
+
 /**
  * How long before a bounded drain gives up its last call comes: time to write thousands of short
  * answers and for clients to read them (1 s), or half the drain when it is shorter than 2 s.
@@ -79,9 +85,12 @@ function answerMarginMs(drainTimeoutMs: number): number {
 export class ProxyServers {
   readonly #log: Logger;
   readonly #limits: ServerLimits;
-  readonly #onUpgrade: UpgradeListener;
+  readonly #h1Options: http.ServerOptions;
   readonly #listeners: net.Server[] = [];
   readonly #h1: http.Server;
+  /** Connections whose HTTP/1.1 methods node:http's parser does not know (method-fallback.ts). */
+  readonly #plainFallback: MethodFallback;
+  #tlsFallback: MethodFallback | undefined;
   readonly #h2c: http2.Http2Server;
   #tls: http2.Http2SecureServer | undefined;
   readonly #sockets = new Set<Socket>();
@@ -97,29 +106,26 @@ export class ProxyServers {
   constructor(log: Logger, limits: ServerLimits, onRequest: RequestListener, onUpgrade: UpgradeListener) {
     this.#log = log;
     this.#limits = limits;
-    this.#onUpgrade = onUpgrade;
     const tracked = this.#track(onRequest);
-    this.#h1 = http.createServer(
-      {
-        headersTimeout: limits.readHeaderTimeoutMs,
-        // How often Node checks header deadlines; its 30s default would let a slow client linger.
-        connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.readHeaderTimeoutMs / 4))),
-        requestTimeout: 0,
-        keepAliveTimeout: 120_000,
-        maxHeaderSize: limits.maxHeaderBytes,
-        requireHostHeader: false,
-      },
-      tracked,
-    );
-    this.#h1.on('clientError', this.#onClientError);
+    const h1Options: http.ServerOptions = {
+      headersTimeout: limits.readHeaderTimeoutMs,
+      // How often Node checks header deadlines; its 30s default would let a slow client linger.
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.readHeaderTimeoutMs / 4))),
+      requestTimeout: 0,
+      keepAliveTimeout: 120_000,
+      maxHeaderSize: limits.maxHeaderBytes,
+      requireHostHeader: false,
+    };
+    this.#h1Options = h1Options;
+    this.#h1 = http.createServer(h1Options, tracked);
+    this.#plainFallback = this.#methodFallback(onRequest, this.#upgradeListener(onUpgrade));
+    this.#h1.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (!this.#plainFallback.takeOver(err, socket)) this.#onClientError(err, socket);
+    });
     // This server never listens itself (the sniffing listener hands it connections), but Node starts
     // its header-deadline checker on 'listening': start it the same way.
     startHeaderDeadlines(this.#h1);
-    this.#h1.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
-      this.#upgraded.add(socket);
-      socket.once('close', () => this.#upgraded.delete(socket));
-      this.#onUpgrade(req, socket, head);
-    });
+    this.#h1.on('upgrade', this.#upgradeListener(onUpgrade));
     this.#h2c = http2.createServer(h2Options(limits), tracked);
     this.#h2c.on('session', this.#trackSession);
   }
@@ -154,6 +160,35 @@ export class ProxyServers {
       });
       listener(req, res);
     };
+  }
+
+  /** The 'upgrade' listener: tracks the hijacked connection for the drain, then hands it on. */
+  #upgradeListener(onUpgrade: UpgradeListener): UpgradeListener {
+    return (req, socket, head) => {
+      this.#upgraded.add(socket);
+      socket.once('close', () => this.#upgraded.delete(socket));
+      onUpgrade(req, socket, head);
+    };
+  }
+
+  /** The method fallback for one listener, with the same limits, answers and tracking as its server. */
+  #methodFallback(onRequest: RequestListener, onUpgrade: UpgradeListener): MethodFallback {
+    return new MethodFallback({
+      log: this.#log,
+      serverOptions: this.#h1Options,
+      onRequest: this.#track(onRequest) as http.RequestListener,
+      onUpgrade,
+      onClientError: this.#onClientError,
+      idle: (raw) => (this.#connState.get(raw)?.inflight ?? 0) === 0,
+      // Requests on the rewritten connection count on the client's connection, which the drain
+      // closes only when none is in flight.
+      adopt: (raw, conn) => {
+        let st = this.#connState.get(raw);
+        if (!st) this.#connState.set(raw, (st = { inflight: 0, served: 0 }));
+        this.#connState.set(conn, st);
+      },
+      setUp: (server) => startHeaderDeadlines(server),
+    });
   }
 
   readonly #trackSession = (session: http2.ServerHttp2Session): void => {
@@ -194,10 +229,14 @@ export class ProxyServers {
     // HTTP/1.1 over TLS goes through the same limits as the plain port.
     tls.on('connection', (s: Socket) => this.#trackSocket(s));
     tls.on('session', this.#trackSession);
-    tls.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
-      this.#upgraded.add(socket);
-      socket.once('close', () => this.#upgraded.delete(socket));
-      onUpgrade(req, socket, head);
+    const upgrade = this.#upgradeListener(onUpgrade);
+    tls.on('upgrade', upgrade);
+    const fallback = (this.#tlsFallback = this.#methodFallback(onRequest, upgrade));
+    // Both HTTP/1.1 parse errors and failed TLS handshakes come here.
+    tls.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (fallback.takeOver(err, socket)) return;
+      if (isHttpClientError(err)) this.#onClientError(err, socket);
+      else socket.destroy();
     });
     tls.setTimeout(0);
     this.#tls = tls;
@@ -319,6 +358,8 @@ export class ProxyServers {
     for (const s of this.#upgraded) s.destroy();
     for (const s of this.#sockets) s.destroy();
     this.#h1.closeAllConnections();
+    this.#plainFallback.server.closeAllConnections();
+    this.#tlsFallback?.server.closeAllConnections();
     this.#tls?.close();
   }
 }
