@@ -257,3 +257,17 @@ test('HTTP/2 (h2c): traced like HTTP/1.1, protocol version 2.0', async () => {
   assert.equal(server.spanContext().traceId, h2Trace);
   assert.equal(seen.get('/h2')?.traceparent?.split('-')[1], h2Trace);
 });
+
+test("traces off: no tracing step; the client's trace headers reach the backend as they came", async () => {
+  const off = await startTestInterceptor(objects(true));
+  try {
+    const traceparent = `00-${clientTrace}-${clientSpan}-01`;
+    const r = await request(off.url('/untraced'), {
+      headers: { host: 'app.test', traceparent, tracestate: 'vendor=abc' },
+    });
+    assert.equal(r.status, 200);
+    assert.deepEqual(seen.get('/untraced'), { traceparent, tracestate: 'vendor=abc', baggage: undefined });
+  } finally {
+    await off.close();
+  }
+});
