@@ -28,6 +28,7 @@ import { LiveRouteTable } from './routing/live-table.ts';
 import { ProxyServers } from './server/proxy-server.ts';
 import { HoldCutoff } from './server/hold-cutoff.ts';
 import { loadTlsOptions } from './server/tls-store.ts';
+import { startTracing, type TracingOptions } from '../shared/telemetry/tracing.ts';
 
 export interface StartOptions {
   config: InterceptorConfig;
@@ -38,6 +39,8 @@ export interface StartOptions {
   /** Bind address for every server; tests pass 127.0.0.1. */
   host?: string;
   registry?: Registry;
+  /** Tests: an exporter in place of the one the telemetry config chooses, a shorter batch delay. */
+  tracing?: TracingOptions;
 }
 
 export interface RunningInterceptor {
@@ -101,6 +104,9 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
       })
     : undefined;
   const metrics = new InterceptorMetrics(registry, holds);
+  const tracing = await startTracing(config.telemetry, 'keda-http-interceptor', log, opts.tracing);
+  // The tracing step and the SDK behind it are loaded only when traces are on.
+  const traceRequest = tracing && (await import('./pipeline/trace-request.ts')).requestTracer(tracing);
   table.onSwap(() => metrics.retainRoutes(new Set(queue.keys())));
   const deps: PipelineDeps = {
     config,
@@ -120,6 +126,7 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
     fileMode: opts.fileMode,
     draining: () => draining,
     holdCutoff,
+    traceRequest,
   };
 
   await store.synced;
@@ -176,6 +183,8 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
       ready.stop();
       targets.stop();
       await forwarder.close();
+      // Last: the spans of the requests the drain let finish are exported before the process exits.
+      await tracing?.shutdown();
     };
 
     let shuttingDown: Promise<void> | undefined;
@@ -222,6 +231,7 @@ export async function startInterceptor(opts: StartOptions): Promise<RunningInter
     servers.close();
     watch.close();
     await Promise.allSettled(started.map((s) => s.close()));
+    await tracing?.shutdown();
     throw err;
   }
 }

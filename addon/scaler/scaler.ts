@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client';
 import { listen, metricsRoute, probe, type ListeningServer } from '../shared/http-server.ts';
 import type { Logger } from '../shared/log.ts';
 import type { ObjectStore } from '../shared/store/store.ts';
+import { startTracing, type TracingOptions } from '../shared/telemetry/tracing.ts';
 import type { ScalerConfig } from './config.ts';
 import { ActiveStreams } from './grpc/active-streams.ts';
 import { startGrpcServer, type ScalerGrpcServer } from './grpc/server.ts';
@@ -34,11 +35,16 @@ export interface StartOptions {
   registry: Registry;
   /** Where to listen; upstream binds every interface. Tests pass 127.0.0.1. */
   host?: string;
+  /** Tests: an exporter in place of the one the telemetry config chooses, a shorter batch delay. */
+  tracing?: TracingOptions;
 }
 
 export async function startScaler(opts: StartOptions): Promise<RunningScaler> {
   const { config, store, log } = opts;
   const metrics = createScalerMetrics(opts.registry);
+  const tracing = await startTracing(config.telemetry, 'keda-http-external-scaler', log, opts.tracing);
+  // The spans and the SDK behind them are loaded only when traces are on.
+  const spans = tracing && (await import('./grpc/spans.ts')).scalerSpans(tracing);
   const adminEndpoints = {
     namespace: config.adminNamespace,
     service: config.adminService,
@@ -71,6 +77,7 @@ export async function startScaler(opts: StartOptions): Promise<RunningScaler> {
     prepare: (ref) => prepareIsActive(view, ref),
     heartbeatMs: config.streamHeartbeatMs,
     log,
+    spans,
   });
   const watcher = config.queueWatchEnabled
     ? new QueueWatcher({
@@ -82,7 +89,10 @@ export async function startScaler(opts: StartOptions): Promise<RunningScaler> {
         onTransition: (pod, kind, key, concurrency, requestCount) => {
           metrics.streamEvents.inc({ event: kind });
           pinger.applyEvent(pod, key, concurrency, requestCount);
-          streams.notifyKey(key);
+          streams.notifyKey(
+            key,
+            tracing && kind === 'active' ? { pod, concurrency, at: Date.now() } : undefined,
+          );
         },
       })
     : undefined;
@@ -98,11 +108,12 @@ export async function startScaler(opts: StartOptions): Promise<RunningScaler> {
     await pinger.stop();
     await watcher?.close();
     await client.close();
+    await tracing?.shutdown();
   };
   await pinger.start(); // the first tick, as upstream polls before serving
   let grpcServer: ScalerGrpcServer;
   try {
-    grpcServer = await startGrpcServer({ view, streams, log, port: config.port, host: opts.host });
+    grpcServer = await startGrpcServer({ view, streams, log, port: config.port, host: opts.host, spans });
   } catch (err) {
     // A scaler that cannot serve must not keep polling: stop, so the process can exit.
     await stopPolling();

@@ -15,6 +15,7 @@ import {
   waitForRoute,
   type Embedded,
 } from '../../hack/embedded.ts';
+import { startCollector } from '../harness/otel-collector.ts';
 
 const dir = resolve(import.meta.dirname, '../../.cache/e2e-cluster');
 const kedaNs = 'kyma-system';
@@ -237,6 +238,79 @@ describe('end to end', { concurrency: false }, () => {
     );
     await coldBurst('web.shop.test', 'web', 20);
     await backToZero('web');
+  });
+
+  test("4b. tracing: OTEL_* set on the interceptor and scaler; a cold start's trace reaches a real collector", async () => {
+    const collector = await startCollector();
+    const deployments = ['keda-add-ons-http-interceptor', 'keda-add-ons-http-external-scaler'];
+    // The manager owns only what it renders: env set with `kubectl set env` stays (manager/drift.ts).
+    const setEnv = async (pairs: string[]): Promise<void> => {
+      for (const d of deployments)
+        await e.kubectl(['set', 'env', `deployment/${d}`, '-n', addonNs, ...pairs]);
+      for (const d of deployments)
+        await e.kubectl(['rollout', 'status', `deployment/${d}`, '-n', addonNs, '--timeout=120s']);
+    };
+    try {
+      await backToZero('web');
+      const t = performance.now();
+      await setEnv([
+        'OTEL_EXPORTER_OTLP_TRACES_ENABLED=true',
+        'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/protobuf',
+        `OTEL_EXPORTER_OTLP_ENDPOINT=${collector.httpEndpoint}`,
+        'OTEL_BSP_SCHEDULE_DELAY=200',
+      ]);
+      await waitForRoute(e, addonNs, `${appNs}/web`);
+      phase('tracing: set env and roll out interceptor and scaler', t);
+      const r = await burst(e, addonNs, 'web.shop.test', 1);
+      assert.deepEqual(r.statuses, { '200': 1 });
+      assert.ok(r.coldStart, 'the request waited for a cold start');
+      const server = await collector.waitFor(
+        () =>
+          collector
+            .spans()
+            .find(
+              (s) =>
+                s.name === 'keda-http-interceptor' &&
+                s.attributes['keda.route'] === `${appNs}/web` &&
+                s.attributes['cold-start'] === 'true',
+            ),
+        30_000,
+      );
+      const spans = collector.spans().filter((s) => s.traceId === server.traceId);
+      const hold = spans.find((s) => s.name === 'cold-start wait');
+      const client = spans.find((s) => s.kind === 'CLIENT');
+      assert.equal(hold?.parentSpanId, server.spanId);
+      assert.equal(hold?.attributes['keda.cold_start.outcome'], 'ready');
+      assert.equal(client?.parentSpanId, server.spanId);
+      assert.equal(client?.attributes['http.response.status_code'], 200);
+      const waitedMs = Number(((hold?.endTimeUnixNano ?? 0n) - (hold?.startTimeUnixNano ?? 0n)) / 1_000_000n);
+      assert.ok(waitedMs >= startupDelayMs, `the wait covers the app's start-up: ${waitedMs} ms`);
+      phaseMs('tracing: cold-start wait span', waitedMs);
+      const told = await collector.waitFor(
+        () =>
+          collector
+            .spans()
+            .find(
+              (s) =>
+                s.name === 'StreamIsActive send' &&
+                s.attributes['keda.route'] === `${appNs}/web` &&
+                s.attributes['keda.scaler.active'] === true,
+            ),
+        30_000,
+      );
+      assert.equal(told.resource['service.name'], 'keda-http-external-scaler');
+      // KEDA was told while the request was held.
+      assert.ok(told.endTimeUnixNano >= (hold?.startTimeUnixNano ?? 0n));
+      assert.ok(told.endTimeUnixNano <= (hold?.endTimeUnixNano ?? 0n));
+    } finally {
+      await setEnv([
+        'OTEL_EXPORTER_OTLP_TRACES_ENABLED-',
+        'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL-',
+        'OTEL_EXPORTER_OTLP_ENDPOINT-',
+        'OTEL_BSP_SCHEDULE_DELAY-',
+      ]);
+      await collector.stop();
+    }
   });
 
   test('5. changing addon-namespace moves the add-on; the old namespace keeps its other objects', async () => {

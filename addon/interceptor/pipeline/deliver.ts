@@ -5,6 +5,7 @@ import type { ResolvedTarget } from '../endpoints/targets.ts';
 import type { PipelineDeps } from './deps.ts';
 import type { Exchange } from './exchange.ts';
 import { forwardRequest } from './forward-request.ts';
+import { prepareHeaders } from './outbound.ts';
 import { tunnelUpgrade } from './tunnel.ts';
 
 /**
@@ -19,6 +20,7 @@ export function deliver(
   h2c: boolean,
   coldStart: 'true' | 'false' | undefined,
 ): void {
+  x.trace?.startClient(x, target, coldStart, prepareHeaders(x));
   if (x.upgrade !== undefined) tunnelUpgrade(d, x, target, direct, coldStart);
   else forwardRequest(d, x, target, direct, h2c, coldStart);
 }

@@ -13,7 +13,9 @@ import type { StaticResponder } from '../proxy/static-response.ts';
 import type { RequestQueue } from '../queue/queue.ts';
 import type { LiveRouteTable } from '../routing/live-table.ts';
 import type { HoldCutoff } from '../server/hold-cutoff.ts';
+import type { Exchange } from './exchange.ts';
 import type { ReadAheadBudget } from './request-body.ts';
+import type { RequestTrace } from './trace-request.ts';
 
 export interface PipelineDeps {
   config: InterceptorConfig;
@@ -39,4 +41,6 @@ export interface PipelineDeps {
   draining: () => boolean;
   /** Reached shortly before a drain closes the connections: requests still held get 503 + Retry-After. */
   holdCutoff: HoldCutoff;
+  /** Present when traces are on: the tracing step is then in the chain (trace-request.ts). */
+  traceRequest: ((x: Exchange) => RequestTrace) | undefined;
 }

@@ -10,6 +10,7 @@ import type { Route } from '../routing/route.ts';
 import type { HeaderSource } from '../routing/table.ts';
 import type { PipelineBody } from './request-body.ts';
 import type { RouteState } from './route-state.ts';
+import type { RequestTrace } from './trace-request.ts';
 
 /** An HTTP/1.1 Upgrade request: the client's connection, and the bytes it sent past the head. */
 export interface UpgradeRequest {
@@ -43,6 +44,8 @@ export class Exchange {
   body: PipelineBody | undefined = undefined;
   /** The headers for the backend, when prepared early (while held). */
   outboundHeaders: string[] | undefined = undefined;
+  /** The request's spans, when tracing is on (trace-request.ts). */
+  trace: RequestTrace | undefined = undefined;
 
   constructor(req: ProxyRequest, res: ProxyResponse, scheme: 'http' | 'https', upgrade?: UpgradeRequest) {
     this.req = req;

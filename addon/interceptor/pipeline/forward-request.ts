@@ -24,7 +24,15 @@ export function forwardRequest(
     signal: x.signal,
     retryUntil: x.retryUntil,
     coldStartHeader: coldStart,
-    onUpstreamError: state.onUpstreamError,
+    onUpstreamError: x.trace === undefined ? state.onUpstreamError : tracedUpstreamError(x, state),
     body: x.body?.forwardable(),
   });
+}
+
+/** The route's error report, and the error on the request's client span. */
+function tracedUpstreamError(x: Exchange, state: RouteState): (err: Error, status: 502 | 504) => void {
+  return (err, status) => {
+    if (x.trace !== undefined) x.trace.upstreamError = err;
+    state.onUpstreamError(err, status);
+  };
 }

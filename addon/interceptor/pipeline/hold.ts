@@ -15,6 +15,7 @@ import { deliver } from './deliver.ts';
 import { coldStartHeader, prepareHeaders } from './outbound.ts';
 import type { PipelineDeps } from './deps.ts';
 import type { Exchange } from './exchange.ts';
+import type { HoldSpanOutcome } from './trace-request.ts';
 
 /** Forwards (or tunnels) at once when the target is ready, else holds the request until it is. */
 export function waitForTarget(d: PipelineDeps, x: Exchange): void {
@@ -50,6 +51,7 @@ function hold(d: PipelineDeps, x: Exchange, behindRelease: boolean): void {
   // Keeps reading the body, so a client that leaves mid-body is seen now, not when the wait ends.
   x.body?.readAhead(d.readAhead);
   const deadline = x.signal;
+  x.trace?.startHold(behindRelease);
 
   let settled = false;
   let timer: NodeJS.Timeout | undefined;
@@ -62,6 +64,7 @@ function hold(d: PipelineDeps, x: Exchange, behindRelease: boolean): void {
     x.res.off('close', onClose);
     d.holdCutoff.unwatch(settle);
     slot?.end(outcome);
+    x.trace?.endHold(holdSpanOutcome(outcome, x.fallback !== undefined));
     if (outcome === 'client') return;
     if (outcome === 'shutdown') {
       // The drain is about to close the connection: an answer now beats a reset.
@@ -94,4 +97,19 @@ function hold(d: PipelineDeps, x: Exchange, behindRelease: boolean): void {
   }
   x.res.once('close', onClose);
   d.holdCutoff.watch(settle);
+}
+
+function holdSpanOutcome(outcome: WaitOutcome, hasFallback: boolean): HoldSpanOutcome {
+  switch (outcome) {
+    case 'ready':
+      return 'ready';
+    case 'readiness':
+      return hasFallback ? 'fallback' : 'readiness_timeout';
+    case 'deadline':
+      return 'deadline';
+    case 'client':
+      return 'client_left';
+    case 'shutdown':
+      return 'drain';
+  }
 }

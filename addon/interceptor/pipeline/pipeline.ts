@@ -11,6 +11,11 @@
 //   7. hold            wait for a ready endpoint (bounded), then
 //   8. deliver         forward a request (forward-request) or tunnel an Upgrade (tunnel)
 //
+// With traces on, a tracing step (trace-request) comes first: the request's server span, which
+// the hold and deliver steps give children (the cold-start wait, the call to the backend) and
+// finish ends. With traces off it is not in the chain: handleRequest/handleUpgrade are built
+// without it, and the later steps find no span on the Exchange.
+//
 // The steps are plain functions called in sequence: each answers the client itself when the
 // request goes no further, and returns whether it did. The exchange ends when its response closes
 // (finish): the count goes back down and the metrics and access log record it.
@@ -60,16 +65,26 @@ function bodyOf(req: ProxyRequest, res: ProxyResponse, stallMs: number): Pipelin
 export class RequestPipeline {
   readonly #d: PipelineDeps;
   readonly #scheme: 'http' | 'https';
+  /** The first step after check-request: #run, or the tracing step then #run. */
+  readonly #begin: (x: Exchange) => void;
 
   constructor(deps: PipelineDeps, scheme: 'http' | 'https') {
     this.#d = deps;
     this.#scheme = scheme;
+    const traceRequest = deps.traceRequest;
+    this.#begin =
+      traceRequest === undefined
+        ? (x) => this.#run(x)
+        : (x) => {
+            x.trace = traceRequest(x);
+            this.#run(x);
+          };
   }
 
   /** The server's request listener (HTTP/1.x and HTTP/2). */
   readonly handleRequest = (req: ProxyRequest, res: ProxyResponse): void => {
     if (!checkRequest(req, res)) return;
-    this.#run(new Exchange(req, res, this.#scheme));
+    this.#begin(new Exchange(req, res, this.#scheme));
   };
 
   /** The server's 'upgrade' listener (HTTP/1.1 Upgrade requests). */
@@ -77,7 +92,7 @@ export class RequestPipeline {
     socket.on('error', () => socket.destroy());
     const res = upgradeResponse(req, socket);
     if (!checkRequest(req, res)) return;
-    this.#run(new Exchange(req, res, this.#scheme, { socket, head }));
+    this.#begin(new Exchange(req, res, this.#scheme, { socket, head }));
   };
 
   #run(x: Exchange): void {
@@ -112,5 +127,6 @@ export class RequestPipeline {
       (performance.now() - x.start) / 1000,
     );
     d.accessLog?.record(x.req, x.res, x.start);
+    x.trace?.end(x);
   }
 }

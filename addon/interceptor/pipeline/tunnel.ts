@@ -210,6 +210,7 @@ class Tunnel {
     this.#backend?.destroy();
     const status = isTimeout(err) && !(err instanceof DeadlineExceeded && this.#refused) ? 504 : 502;
     (this.#x.state as RouteState).onUpstreamError(err, status);
+    if (this.#x.trace !== undefined) this.#x.trace.upstreamError = err;
     const cold = this.#coldStart;
     writeError(this.#res, status, cold === undefined ? undefined : { 'x-keda-http-cold-start': cold });
   }

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { stringify } from 'yaml';
 import { createLogger, type Logger } from '../../shared/log.ts';
 import { FileStore } from '../../shared/store/file-store.ts';
+import type { TracingOptions } from '../../shared/telemetry/tracing.ts';
 import { readConfig, type InterceptorConfig } from '../config.ts';
 import { startInterceptor, type RunningInterceptor } from '../interceptor.ts';
 
@@ -97,6 +98,7 @@ export async function startTestInterceptor(
   env: Record<string, string> = {},
   log: Logger = quietLogger(),
   overrides: Partial<InterceptorConfig> = {},
+  tracing?: TracingOptions,
 ): Promise<TestInterceptor> {
   const dir = await mkdtemp(join(tmpdir(), 'interceptor-test-'));
   const file = join(dir, 'objects.yaml');
@@ -117,6 +119,7 @@ export async function startTestInterceptor(
     log,
     fileMode: true,
     host: '127.0.0.1',
+    ...(tracing ? { tracing } : {}),
   });
   return {
     running,

@@ -73,6 +73,7 @@ export async function stepFixture(
     fileMode: true,
     draining: () => false,
     holdCutoff: new HoldCutoff(),
+    traceRequest: undefined,
   };
   await store.synced;
   ready.start();

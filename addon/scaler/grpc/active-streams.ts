@@ -11,6 +11,7 @@ import type { Logger } from '../../shared/log.ts';
 import { errorFields } from '../../shared/log.ts';
 import { status } from '@grpc/grpc-js';
 import type { ScaledObjectRef } from './messages.ts';
+import type { ActivationPush, ScalerSpans } from './spans.ts';
 import { ScalerError, refLogFields, triggerKey } from './trigger-metrics.ts';
 
 export interface ActiveSink {
@@ -37,6 +38,8 @@ export interface ActiveStreamsOptions {
   prepare: (ref: ScaledObjectRef) => () => boolean;
   heartbeatMs: number;
   log: Logger;
+  /** Present when traces are on: each message whose answer changed gets a span. */
+  spans?: ScalerSpans | undefined;
 }
 
 export class ActiveStreams {
@@ -79,12 +82,15 @@ export class ActiveStreams {
     return () => this.#remove(sub);
   }
 
-  /** One route's numbers changed (a stream event): a new true goes out at once, a false at the next tick. */
-  notifyKey(key: string): void {
+  /**
+   * One route's numbers changed (a stream event): a new true goes out at once, a false at the next
+   * tick. `push`: the interceptor's report behind it, for the span of the message it causes.
+   */
+  notifyKey(key: string, push?: ActivationPush): void {
     const subs = this.#byKey.get(key);
-    if (subs !== undefined) for (const s of subs) this.#evaluate(s, 'event');
+    if (subs !== undefined) for (const s of subs) this.#evaluate(s, 'event', push);
     const all = this.#byKey.get(undefined);
-    if (all !== undefined) for (const s of all) this.#evaluate(s, 'event');
+    if (all !== undefined) for (const s of all) this.#evaluate(s, 'event', push);
   }
 
   /** The numbers may have changed anywhere (a poll tick). */
@@ -117,7 +123,7 @@ export class ActiveStreams {
    * `change`: send when the answer changed. `event`: the same, except that a change to false waits
    * for the next tick. `heartbeat`: send the answer even if unchanged.
    */
-  #evaluate(sub: Subscription, reason: 'change' | 'event' | 'heartbeat'): void {
+  #evaluate(sub: Subscription, reason: 'change' | 'event' | 'heartbeat', push?: ActivationPush): void {
     let result: boolean;
     try {
       sub.check ??= this.#opts.prepare(sub.ref);
@@ -133,9 +139,12 @@ export class ActiveStreams {
     }
     if (reason !== 'heartbeat' && result === sub.last) return;
     if (reason === 'event' && !result && sub.last === true) return;
+    const changed = result !== sub.last;
     sub.last = result;
     sub.lastSentAt = Date.now();
     sub.sink.send(result);
+    // Heartbeats repeat the answer KEDA has: only changes are traced.
+    if (changed) this.#opts.spans?.streamSend(sub.ref, result, push);
   }
 
   #remove(sub: Subscription): void {

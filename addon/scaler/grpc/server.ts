@@ -9,7 +9,9 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import type { Logger } from '../../shared/log.ts';
 import { errorFields } from '../../shared/log.ts';
+import type { Attributes } from '@opentelemetry/api';
 import type { ActiveStreams } from './active-streams.ts';
+import type { ScalerSpans } from './spans.ts';
 import type {
   GetMetricSpecResponse,
   GetMetricsRequest,
@@ -63,10 +65,29 @@ export interface GrpcServerOptions {
   log: Logger;
   port: number;
   host?: string;
+  /** Present when traces are on: each unary call gets a span. */
+  spans?: ScalerSpans | undefined;
 }
 
 export async function startGrpcServer(opts: GrpcServerOptions): Promise<ScalerGrpcServer> {
-  const { view, streams, log } = opts;
+  const { view, streams, log, spans } = opts;
+
+  /** Answers a unary call, inside its span when traces are on. */
+  const answer = <Req extends ScaledObjectRef | GetMetricsRequest, T>(
+    call: grpc.ServerUnaryCall<Req, T>,
+    callback: grpc.sendUnaryData<T>,
+    run: () => T,
+    describe: (answer: T) => Attributes,
+    ref: ScaledObjectRef = call.request as ScaledObjectRef,
+  ): void => {
+    const method = call.getPath().split('/').pop() ?? '';
+    try {
+      callback(null, spans ? spans.call(method, ref, call.metadata, run, describe) : run());
+    } catch (err) {
+      log.debug('request failed', { method, ...refLogFields(ref), ...errorFields(err) });
+      callback(toServiceError(err));
+    }
+  };
   const definition = protoLoader.loadSync([externalScalerProtoPath, healthProtoPath, ...reflectionProtos], {
     ...loaderOptions,
     includeDirs: [reflectionProtoDir],
@@ -82,24 +103,39 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<ScalerGr
       call: grpc.ServerUnaryCall<ScaledObjectRef, IsActiveResponse>,
       callback: grpc.sendUnaryData<IsActiveResponse>,
     ) {
-      answer(log, 'IsActive', call.request, callback, () => ({ result: isActive(view, call.request) }));
+      answer(
+        call,
+        callback,
+        () => ({ result: isActive(view, call.request) }),
+        (a) => ({ 'keda.scaler.active': a.result }),
+      );
     },
     GetMetricSpec(
       call: grpc.ServerUnaryCall<ScaledObjectRef, GetMetricSpecResponse>,
       callback: grpc.sendUnaryData<GetMetricSpecResponse>,
     ) {
-      answer(log, 'GetMetricSpec', call.request, callback, () => ({
-        metricSpecs: metricSpecs(view, call.request),
-      }));
+      answer(
+        call,
+        callback,
+        () => ({ metricSpecs: metricSpecs(view, call.request) }),
+        (a) => ({ 'keda.scaler.metric_names': a.metricSpecs.map((m) => m.metricName) }),
+      );
     },
     GetMetrics(
       call: grpc.ServerUnaryCall<GetMetricsRequest, GetMetricsResponse>,
       callback: grpc.sendUnaryData<GetMetricsResponse>,
     ) {
       const ref = call.request.scaledObjectRef ?? { name: '', namespace: '', scalerMetadata: {} };
-      answer(log, 'GetMetrics', ref, callback, () => ({
-        metricValues: metricValues(view, ref, call.request.metricName),
-      }));
+      answer(
+        call,
+        callback,
+        () => ({ metricValues: metricValues(view, ref, call.request.metricName) }),
+        (a) => ({
+          'keda.scaler.metric_names': a.metricValues.map((m) => m.metricName),
+          'keda.scaler.metric_values': a.metricValues.map((m) => m.metricValueFloat ?? m.metricValue ?? 0),
+        }),
+        ref,
+      );
     },
     StreamIsActive(call: grpc.ServerWritableStream<ScaledObjectRef, IsActiveResponse>) {
       openStreams.add(call);
@@ -163,21 +199,6 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<ScalerGr
       });
     },
   };
-}
-
-function answer<T>(
-  log: Logger,
-  method: string,
-  ref: ScaledObjectRef,
-  callback: grpc.sendUnaryData<T>,
-  run: () => T,
-): void {
-  try {
-    callback(null, run());
-  } catch (err) {
-    log.debug('request failed', { method, ...refLogFields(ref), ...errorFields(err) });
-    callback(toServiceError(err));
-  }
 }
 
 /**

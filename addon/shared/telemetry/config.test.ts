@@ -36,6 +36,7 @@ test('traces: upstream default protocol is console, case-insensitive, sampler de
     protocol: 'console',
     sampler: 'parentbased_always_on',
     samplerRatio: 1,
+    batchDelayMs: 5000,
   });
   const t = read({
     OTEL_EXPORTER_OTLP_TRACES_ENABLED: 'true',
@@ -45,12 +46,14 @@ test('traces: upstream default protocol is console, case-insensitive, sampler de
     OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'b=2',
     OTEL_TRACES_SAMPLER: 'traceidratio',
     OTEL_TRACES_SAMPLER_ARG: '0.25',
+    OTEL_BSP_SCHEDULE_DELAY: '200',
   }).traces;
   assert.deepEqual(t, {
     enabled: true,
     protocol: 'http/protobuf',
     sampler: 'traceidratio',
     samplerRatio: 0.25,
+    batchDelayMs: 200,
     otlp: { url: 'http://collector:4318/v1/traces', headers: { a: '1', b: '2' }, timeoutMs: 10_000 },
   });
 });

@@ -45,6 +45,8 @@ export interface TelemetryConfig {
         sampler: SamplerName;
         /** The ratio for the *traceidratio samplers, 0..1 (OTEL_TRACES_SAMPLER_ARG, default 1). */
         samplerRatio: number;
+        /** OTEL_BSP_SCHEDULE_DELAY: the most a finished span waits before export, ms (default 5000). */
+        batchDelayMs: number;
       };
   metrics:
     | { enabled: false }
@@ -90,11 +92,13 @@ function readTraces(e: EnvReader): TelemetryConfig['traces'] {
   });
   const sampler = e.oneOf('OTEL_TRACES_SAMPLER', samplers, 'parentbased_always_on');
   const samplerRatio = ratio(e, 'OTEL_TRACES_SAMPLER_ARG', 1);
+  const batchDelayMs = e.int('OTEL_BSP_SCHEDULE_DELAY', 5_000, { min: 1 });
   return {
     enabled: true,
     protocol,
     sampler,
     samplerRatio,
+    batchDelayMs,
     ...(protocol === 'console' ? {} : { otlp: otlpTarget(e, 'TRACES', protocol, '/v1/traces') }),
   };
 }
