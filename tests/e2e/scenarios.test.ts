@@ -241,7 +241,8 @@ describe('end to end', { concurrency: false }, () => {
   });
 
   test("4b. tracing: OTEL_* set on the interceptor and scaler; a cold start's trace reaches a real collector", async () => {
-    const collector = await startCollector();
+    // Pods live in their own network namespaces: the collector listens on the node's address.
+    const collector = await startCollector({ host: e.kubelet.nodeIP });
     const deployments = ['keda-add-ons-http-interceptor', 'keda-add-ons-http-external-scaler'];
     // The manager owns only what it renders: env set with `kubectl set env` stays (manager/drift.ts).
     const setEnv = async (pairs: string[]): Promise<void> => {

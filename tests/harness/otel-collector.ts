@@ -104,10 +104,15 @@ export async function collectorBinary(): Promise<string> {
   return path;
 }
 
-export async function startCollector(): Promise<Collector> {
+/**
+ * Starts a collector. `host` is the address it listens on: loopback for processes of this machine;
+ * the kubelet's node address (`kubelet.nodeIP`) when pods, each in its own network namespace, export to it.
+ */
+export async function startCollector(options: { host?: string } = {}): Promise<Collector> {
+  const host = options.host ?? '127.0.0.1';
   const binary = await collectorBinary();
   const dir = await mkdtemp(join(tmpdir(), 'otelcol-'));
-  const [grpcPort, httpPort] = [await freePort(), await freePort()];
+  const [grpcPort, httpPort] = [await freePort(host), await freePort(host)];
   const files = {
     traces: join(dir, 'traces.jsonl'),
     metrics: join(dir, 'metrics.jsonl'),
@@ -119,8 +124,8 @@ export async function startCollector(): Promise<Collector> {
     receivers: {
       otlp: {
         protocols: {
-          grpc: { endpoint: `127.0.0.1:${grpcPort}` },
-          http: { endpoint: `127.0.0.1:${httpPort}` },
+          grpc: { endpoint: `${host}:${grpcPort}` },
+          http: { endpoint: `${host}:${httpPort}` },
         },
       },
     },
@@ -154,8 +159,8 @@ export async function startCollector(): Promise<Collector> {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
   const collector: Collector = {
-    httpEndpoint: `http://127.0.0.1:${httpPort}`,
-    grpcEndpoint: `http://127.0.0.1:${grpcPort}`,
+    httpEndpoint: `http://${host}:${httpPort}`,
+    grpcEndpoint: `http://${host}:${grpcPort}`,
     spans: () => readLines(files.traces).flatMap(flattenTraces),
     metrics: () => readLines(files.metrics).flatMap(flattenMetrics),
     waitFor: (check, timeoutMs = 15_000) => poll(check, timeoutMs, () => output),
@@ -166,7 +171,7 @@ export async function startCollector(): Promise<Collector> {
     },
   };
   try {
-    await waitListening(child, [grpcPort, httpPort], () => output);
+    await waitListening(child, host, [grpcPort, httpPort], () => output);
   } catch (err) {
     await collector.stop();
     throw err;
@@ -174,15 +179,20 @@ export async function startCollector(): Promise<Collector> {
   return collector;
 }
 
-async function freePort(): Promise<number> {
+async function freePort(host: string): Promise<number> {
   const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as net.AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
 
-async function waitListening(child: ChildProcess, ports: number[], output: () => string): Promise<void> {
+async function waitListening(
+  child: ChildProcess,
+  host: string,
+  ports: number[],
+  output: () => string,
+): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (const port of ports) {
     for (;;) {
@@ -191,7 +201,7 @@ async function waitListening(child: ChildProcess, ports: number[], output: () =>
           `otelcol exited (${child.exitCode ?? child.signalCode}) before listening:\n${output()}`,
         );
       }
-      if (await connects(port)) break;
+      if (await connects(host, port)) break;
       if (Date.now() > deadline)
         throw new Error(`otelcol is not listening on ${port} after 30s:\n${output()}`);
       await new Promise((r) => setTimeout(r, 50));
@@ -199,9 +209,9 @@ async function waitListening(child: ChildProcess, ports: number[], output: () =>
   }
 }
 
-function connects(port: number): Promise<boolean> {
+function connects(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
+    const socket = net.connect(port, host);
     socket.once('connect', () => {
       socket.destroy();
       resolve(true);
