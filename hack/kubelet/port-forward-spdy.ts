@@ -222,6 +222,8 @@ function adler32(data: Buffer): number {
   return ((b << 16) | a) >>> 0;
 }
 
+const SYNC_FLUSH_MARKER = Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff]);
+
 /**
  * Compresses outgoing header blocks as stored (uncompressed) deflate blocks: a valid zlib stream with
  * the SPDY dictionary, synchronous, and the kubelet's replies carry no headers worth compressing.
@@ -246,51 +248,52 @@ export class HeaderCompressor {
       stored.writeUInt16LE(~piece.length & 0xffff, 3);
       parts.push(stored, piece);
     }
+    // An empty stored block, as a sync flush ends: Go's inflater hands out a block's bytes only once
+    // it has read the next block's header, so without it the reader waits for bytes that never come.
+    parts.push(SYNC_FLUSH_MARKER);
     return Buffer.concat(parts);
   }
 }
 
+/** Deflate's back-references reach this far back. */
+const DEFLATE_WINDOW = 32 * 1024;
+
 /**
- * Decompresses incoming header blocks: one inflate stream for the connection, flushed after each
- * block (the sender ends each block with a sync flush). Calls must not overlap: await each.
+ * Decompresses incoming header blocks, synchronously. The sender's zlib stream is sync-flushed after
+ * every block, so each block starts on a byte boundary with a fresh deflate block, and all that
+ * carries over from the blocks before is the history its back-references may reach: the last 32 KiB
+ * of the dictionary and everything inflated so far. Each block is inflated on its own as raw deflate
+ * with that history as its dictionary, which is exactly what one long-lived inflater would produce.
  */
 export class HeaderDecompressor {
-  private readonly inflate = zlib.createInflate({ dictionary: HEADER_DICTIONARY });
-  private output: Buffer[] = [];
-  private failure: Error | undefined;
-  /** The pending call's reject: a broken stream errors instead of ever flushing. */
-  private fail: ((err: Error) => void) | undefined;
+  private history: Buffer = HEADER_DICTIONARY;
+  private started = false;
 
-  constructor() {
-    this.inflate.on('data', (chunk: Buffer) => this.output.push(chunk));
-    this.inflate.on('error', (err: Error) => {
-      this.failure = new Error(`SPDY header block does not inflate: ${err.message}`);
-      this.fail?.(this.failure);
-    });
-  }
-
-  decompress(block: Buffer): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
-      if (this.failure) {
-        reject(this.failure);
-        return;
-      }
-      this.fail = reject;
-      this.inflate.write(block);
-      this.inflate.flush(zlib.constants.Z_SYNC_FLUSH, () => {
-        this.fail = undefined;
-        if (this.failure) {
-          reject(this.failure);
-          return;
-        }
-        const out = Buffer.concat(this.output);
-        this.output = [];
-        resolve(out);
+  decompress(block: Buffer): Buffer {
+    let deflated = block;
+    if (!this.started) {
+      // The zlib header: CMF (deflate), FLG with FDICT, the header check, then the dictionary's id.
+      const valid =
+        block.length >= 6 &&
+        (block.readUInt8(0) & 0x0f) === 8 &&
+        block.readUInt16BE(0) % 31 === 0 &&
+        (block.readUInt8(1) & 0x20) !== 0 &&
+        block.readUInt32BE(2) === adler32(HEADER_DICTIONARY);
+      if (!valid)
+        throw new Error('SPDY header stream does not start with a zlib header for the SPDY dictionary');
+      deflated = block.subarray(6);
+      this.started = true;
+    }
+    let out: Buffer;
+    try {
+      out = zlib.inflateRawSync(deflated, {
+        dictionary: this.history,
+        finishFlush: zlib.constants.Z_SYNC_FLUSH,
       });
-    });
-  }
-
-  close(): void {
-    this.inflate.destroy();
+    } catch (err) {
+      throw new Error(`SPDY header block does not inflate: ${(err as Error).message}`);
+    }
+    this.history = Buffer.concat([this.history, out]).subarray(-DEFLATE_WINDOW);
+    return out;
   }
 }

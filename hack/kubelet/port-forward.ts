@@ -81,9 +81,6 @@ export function servePortForward(
   const pairs = new Map<string, Pair>();
   let lastStreamId = 0;
   let closed = false;
-  // Header blocks inflate asynchronously and in order; frames are handled one after the other so a
-  // data frame never overtakes the SYN_STREAM that opened its stream.
-  let queue = Promise.resolve();
 
   const send = (frame: Buffer): void => {
     if (!closed && socket.writable) socket.write(frame);
@@ -98,7 +95,6 @@ export function servePortForward(
     }
     pairs.clear();
     streams.clear();
-    decompressor.close();
     socket.destroy();
   };
 
@@ -141,9 +137,9 @@ export function servePortForward(
     });
   };
 
-  const openStream = async (frame: Frame & { kind: 'control' }): Promise<void> => {
+  const openStream = (frame: Frame & { kind: 'control' }): void => {
     const syn = parseSynStream(frame.payload);
-    const headers = decodeHeaderBlock(await decompressor.decompress(syn.compressedHeaders));
+    const headers = decodeHeaderBlock(decompressor.decompress(syn.compressedHeaders));
     lastStreamId = Math.max(lastStreamId, syn.streamId);
     const type = headers.get('streamtype')?.[0];
     const port = Number(headers.get('port')?.[0]);
@@ -182,7 +178,7 @@ export function servePortForward(
     }
   };
 
-  const handle = async (frame: Frame): Promise<void> => {
+  const handle = (frame: Frame): void => {
     if (frame.kind === 'data') {
       const pair = streams.get(frame.streamId);
       if (!pair || pair.data?.id !== frame.streamId) return; // the error stream carries nothing from the client
@@ -196,7 +192,7 @@ export function servePortForward(
     }
     switch (frame.type) {
       case FrameType.synStream:
-        await openStream(frame);
+        openStream(frame);
         return;
       case FrameType.rstStream: {
         const pair = streams.get(streamIdOf(frame.payload));
@@ -224,24 +220,12 @@ export function servePortForward(
   };
 
   const onChunk = (chunk: Buffer): void => {
-    let frames: Frame[];
     try {
-      frames = reader.push(chunk);
+      for (const frame of reader.push(chunk)) if (!closed) handle(frame);
     } catch (err) {
-      log(`port-forward: ${(err as Error).message}`);
-      shutDown();
-      return;
-    }
-    for (const frame of frames) {
-      queue = queue.then(
-        () => (closed ? undefined : handle(frame)),
-        () => undefined,
-      );
-    }
-    queue = queue.catch((err: unknown) => {
       log(`port-forward: ${(err as Error).message}; closing the connection`);
       shutDown();
-    });
+    }
   };
 
   socket.on('data', onChunk);
