@@ -149,7 +149,10 @@ export async function main(argv: string[]): Promise<number> {
     say("building upstream's e2e suite from its Go module (first run only: about 5 minutes)");
   build(['upstream-e2e', 'upstream-grpc-echo']);
 
-  const dir = join(repoRoot, '.cache', values.upstream ? 'conformance-upstream' : 'conformance');
+  const name = values.upstream ? 'conformance-upstream' : 'conformance';
+  const dir = join(repoRoot, '.cache', name);
+  // Beside the state directory, which is removed at the end: the suite's output outlives the run.
+  const logPath = join(repoRoot, '.cache', `${name}-suite.log`);
   const abort = new AbortController();
   const onSignal = (): void => abort.abort(new Error('interrupted'));
   process.once('SIGINT', onSignal);
@@ -168,7 +171,7 @@ export async function main(argv: string[]): Promise<number> {
       kubeconfig: e.kubeconfig,
       parallel,
       ...(values.run ? { run: values.run } : {}),
-      logPath: join(dir, 'suite.log'),
+      logPath,
       workDir: join(dir, 'suite'),
     });
     const seconds = (performance.now() - t1) / 1000;
@@ -177,10 +180,10 @@ export async function main(argv: string[]): Promise<number> {
     const passed = results.filter((r) => r.result === 'PASS');
     process.stdout.write(
       `\n${passed.length}/${results.length} passed against ${target} in ${seconds.toFixed(0)}s ` +
-        `(-parallel ${parallel}; full output: ${join(dir, 'suite.log')})\n`,
+        `(-parallel ${parallel}; full output: ${logPath})\n`,
     );
     if (results.length === 0) {
-      say(`the suite reported no tests (exit code ${code}); see ${join(dir, 'suite.log')}`);
+      say(`the suite reported no tests (exit code ${code}); see ${logPath}`);
       return 1;
     }
     if (failed.length > 0 || code !== 0) return 1;
