@@ -246,3 +246,27 @@ test('PING is echoed; GOAWAY is answered and the connection closed', async () =>
     server.close();
   }
 });
+
+test('a pod that sends more than the client reads at once is paused and resumed, nothing lost', async () => {
+  const size = 8 * 1024 * 1024;
+  const bulk = net.createServer((s) => {
+    s.end(Buffer.alloc(size, 'x'));
+    s.on('error', () => undefined);
+  });
+  bulk.listen(0, '127.0.0.1');
+  await once(bulk, 'listening');
+  const { client, server } = await session();
+  try {
+    client.socket.pause(); // a slow client: the kubelet's writes back up
+    await client.open(1, 'error', (bulk.address() as net.AddressInfo).port, '0');
+    await client.open(3, 'data', (bulk.address() as net.AddressInfo).port, '0');
+    await new Promise((r) => setTimeout(r, 300));
+    client.socket.resume();
+    await client.reply(3);
+    assert.equal((await client.readToFin(3)).length, size);
+  } finally {
+    client.socket.destroy();
+    server.close();
+    bulk.close();
+  }
+});

@@ -81,6 +81,13 @@ export function servePortForward(
   const pairs = new Map<string, Pair>();
   let lastStreamId = 0;
   let closed = false;
+  // Pods whose reads wait for the client's connection to drain: a slow client slows the pods that
+  // send to it instead of piling their bytes up here.
+  const paused = new Set<net.Socket>();
+  socket.on('drain', () => {
+    for (const p of paused) p.resume();
+    paused.clear();
+  });
 
   const send = (frame: Buffer): void => {
     if (!closed && socket.writable) socket.write(frame);
@@ -124,6 +131,10 @@ export function servePortForward(
       for (let offset = 0; offset < chunk.length; offset += MAX_DATA_FRAME) {
         send(encodeDataFrame(stream.id, chunk.subarray(offset, offset + MAX_DATA_FRAME)));
       }
+      if (socket.writableNeedDrain && !closed) {
+        paused.add(pod);
+        pod.pause();
+      }
     });
     pod.on('end', () => finish(pair));
     pod.on('error', (err) => {
@@ -132,6 +143,7 @@ export function servePortForward(
       finish(pair, message);
     });
     pod.on('close', () => {
+      paused.delete(pod);
       finish(pair);
       if (pair.clientDone) forget(pair);
     });
