@@ -5,6 +5,7 @@
 #   hack/build-binaries.sh upstream-interceptor upstream-scaler upstream-operator   (benchmarks)
 #   hack/build-binaries.sh h2spec   (the HTTP/2 conformance test of the interceptor's listeners)
 #   hack/build-binaries.sh otelcol   (the OpenTelemetry Collector the telemetry tests export to)
+#   hack/build-binaries.sh upstream-e2e upstream-grpc-echo   (upstream's e2e suite, npm run test:conformance)
 # Binaries land in $KEDA_HTTP_CACHE/bin/<name>-<version> (default ~/.cache/keda-http-addon), outside git,
 # so a fresh clone on the same machine reuses them. Go's own build and module caches are reused too.
 set -euo pipefail
@@ -196,6 +197,54 @@ build_otelcol() {
   timed otelcol bash -c "cd '$dir' && go build -ldflags '-X main.version=$OTELCOL_VERSION' -o '$out.tmp' . && mv '$out.tmp' '$out'"
 }
 
+# Upstream's end-to-end suite and its gRPC test app, built inside a copy of the module's source at
+# UPSTREAM_ADDON_VERSION as upstream's CI builds them (its own go.mod and go.sum), so the suite's
+# test-only dependencies never touch the wrapper modules above. The copy lives in the cache (the
+# module cache is read-only, and `go build -overlay` may not replace files in it).
+#
+# One patch, applied to the copy: upstream's helpers wait for the scaler Deployment under its
+# kustomize name keda-add-ons-http-scaler; this project and hack/bench's upstream install use
+# keda-add-ons-http-external-scaler, its name in upstream's Helm chart
+# (docs/decisions/conformance-suite.md).
+upstream_test_source() {
+  local dir="$cache/build/http-add-on-src-$UPSTREAM_ADDON_VERSION"
+  if [ ! -f "$dir/.patched" ]; then
+    local mod
+    mod=$(GOFLAGS=-mod=mod go mod download -json "github.com/kedacore/http-add-on@$UPSTREAM_ADDON_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    rm -rf "$dir"
+    cp -r "$mod" "$dir"
+    chmod -R u+w "$dir"
+    local helper="$dir/test/helpers/env.go"
+    sed -i -E 's/^(\s*scalerDeployment\s*=\s*)"keda-add-ons-http-scaler"$/\1"keda-add-ons-http-external-scaler"/' "$helper"
+    if ! grep -qE '^\s*scalerDeployment\s*=\s*"keda-add-ons-http-external-scaler"$' "$helper"; then
+      echo "upstream's test/helpers/env.go no longer declares scalerDeployment = \"keda-add-ons-http-scaler\"; update the patch in hack/build-binaries.sh" >&2
+      return 1
+    fi
+    touch "$dir/.patched"
+  fi
+  echo "$dir"
+}
+
+# test/e2e/default, compiled with `go test -c` (run by hack/conformance/run.ts).
+build_upstream_e2e() {
+  local out="$bin/http-add-on-e2e-default-$UPSTREAM_ADDON_VERSION.test"
+  if [ -x "$out" ]; then step "upstream e2e suite $UPSTREAM_ADDON_VERSION cached at $out"; return; fi
+  local dir
+  dir=$(upstream_test_source)
+  step "building upstream's e2e suite test/e2e/default $UPSTREAM_ADDON_VERSION (go test -c)"
+  timed upstream-e2e bash -c "cd '$dir' && go test -c -tags e2e -o '$out.tmp' ./test/e2e/default && mv '$out.tmp' '$out'"
+}
+
+# test/images/grpc-echo, the suite's gRPC app (image <KO_DOCKER_REPO>/grpc-echo in hack/kubelet/images.ts).
+build_upstream_grpc_echo() {
+  local out="$bin/http-add-on-grpc-echo-$UPSTREAM_ADDON_VERSION"
+  if [ -x "$out" ]; then step "upstream grpc-echo $UPSTREAM_ADDON_VERSION cached at $out"; return; fi
+  local dir
+  dir=$(upstream_test_source)
+  step "building upstream's test app grpc-echo $UPSTREAM_ADDON_VERSION"
+  timed upstream-grpc-echo bash -c "cd '$dir' && go build -o '$out.tmp' ./test/images/grpc-echo && mv '$out.tmp' '$out'"
+}
+
 # The flags alone, for hack/build-binaries.test.ts: hack/build-binaries.sh --print-k8s-ldflags VERSION DATE
 if [ "${1:-}" = --print-k8s-ldflags ]; then
   k8s_ldflags "$2" "$3"
@@ -213,6 +262,8 @@ for t in "${targets[@]}"; do
     keda-operator | keda-adapter) build_keda "${t#keda-}" ;;
     h2spec) build_h2spec ;;
     otelcol) build_otelcol ;;
+    upstream-e2e) build_upstream_e2e ;;
+    upstream-grpc-echo) build_upstream_grpc_echo ;;
     *) echo "unknown target: $t" >&2; exit 2 ;;
   esac
 done

@@ -2,7 +2,8 @@
 # Installs the Debian packages a task of this project runs, when any of them is missing, so the
 # README's commands work on a fresh machine that has only Go and npm.
 #   hack/ensure-system-packages.sh start   the local cluster and the demo (npm start, npm run cluster:up)
-#   hack/ensure-system-packages.sh test    start's, plus Chromium (waiting-page test, chart test)
+#   hack/ensure-system-packages.sh test    start's, plus Chromium (waiting-page test, chart test) and
+#                                          socat (the proxy pod of upstream's e2e suite, npm run test:conformance)
 #   hack/ensure-system-packages.sh bench   start's, plus wrk, taskset and Chromium (the charts)
 # Nothing happens when all are there. Otherwise, as root with apt-get: `apt-get update` once, then
 # one `apt-get install`. Without root or apt-get it says what to install and exits 1.
@@ -35,6 +36,7 @@ for g in "${groups[@]}"; do
     test)
       start_packages
       chromium_package
+      need_command socat socat
       ;;
     bench)
       start_packages

@@ -7,6 +7,8 @@ import { resolve } from 'node:path';
 import { binaryPath, versions } from './cluster/control-plane.ts';
 
 export type UpstreamComponent = 'interceptor' | 'scaler' | 'operator';
+/** Upstream's binaries: its components and its e2e suite's gRPC app (test/images/grpc-echo). */
+export type UpstreamBinary = UpstreamComponent | 'grpc-echo';
 
 export function upstreamVersion(): string {
   const v = versions().UPSTREAM_ADDON_VERSION;
@@ -15,7 +17,7 @@ export function upstreamVersion(): string {
 }
 
 /** Where hack/build-binaries.sh puts an upstream component (it may not be built yet). */
-export function upstreamBinaryPath(component: UpstreamComponent): string {
+export function upstreamBinaryPath(component: UpstreamBinary): string {
   return binaryPath(`http-add-on-${component}`, upstreamVersion());
 }
 

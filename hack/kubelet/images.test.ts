@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { versions } from '../cluster/control-plane.ts';
 import type { StagedImage } from '../image/stage.ts';
-import { imageCommand } from './images.ts';
+import { imageCommand, socatPath } from './images.ts';
 import type { Container } from './types.ts';
 
 // imageCommand reads the binaries' cache from KEDA_HTTP_CACHE on every call.
@@ -127,4 +127,35 @@ test("the local-program image runs the container's command (a path on this machi
   );
   const none = imageCommand(c('keda-http-test/local-program:1'), '10.1.0.5');
   assert.ok('error' in none && none.error.includes('absolute path'));
+});
+
+test("upstream e2e suite's images: whoami runs hack/apps/whoami.ts, socat Debian's socat, <repo>/grpc-echo upstream's binary", () => {
+  const up = v.UPSTREAM_ADDON_VERSION;
+  const node = '/node';
+  const repo = join(import.meta.dirname, '../..');
+  assert.deepEqual(
+    imageCommand(c('ghcr.io/traefik/whoami:v1.11.0', { args: ['--verbose'] }), '10.1.0.7', node),
+    { argv: [node, join(repo, 'hack/apps/whoami.ts'), '--verbose'] },
+  );
+  assert.deepEqual(
+    imageCommand(
+      c('alpine/socat:1.8.0.3', {
+        command: ['socat'],
+        args: ['TCP-LISTEN:8080,fork,reuseaddr', 'TCP:x:8080'],
+      }),
+      '10.1.0.8',
+    ),
+    existsSync(socatPath)
+      ? { argv: [socatPath, 'TCP-LISTEN:8080,fork,reuseaddr', 'TCP:x:8080'] }
+      : { error: `${socatPath} is missing; install Debian's socat package` },
+  );
+  withCache([`http-add-on-grpc-echo-${up}`], (bin) => {
+    assert.deepEqual(imageCommand(c('ko.local/grpc-echo:latest'), '10.1.0.9'), {
+      argv: [join(bin, `http-add-on-grpc-echo-${up}`)],
+    });
+  });
+  // This project's own gRPC echo app keeps its own image.
+  assert.deepEqual(imageCommand(c('keda-http-test/grpc-echo:1'), '10.1.0.10', node), {
+    argv: [node, join(repo, 'hack/apps/grpc-echo.ts')],
+  });
 });

@@ -23,6 +23,14 @@ const grpcEchoImagePattern = /(^|\/)keda-http-test\/grpc-echo(:[\w.-]+)?$/;
  */
 export const localProgramImage = 'keda-http-test/local-program:1';
 const localProgramImagePattern = /(^|\/)keda-http-test\/local-program(:[\w.-]+)?$/;
+/**
+ * traefik/whoami, the app of upstream's e2e suite: hack/apps/whoami.ts answers as it does (the Go
+ * module proxy refuses whoami's module, so it cannot be built from source here).
+ */
+const whoamiImagePattern = /(^|\/)traefik\/whoami(:[\w.-]+)?$/;
+/** alpine/socat, the suite's proxy pod: Debian's socat. */
+const socatImagePattern = /(^|\/)alpine\/socat(:[\w.-]+)?$/;
+export const socatPath = '/usr/bin/socat';
 
 /**
  * Images of Go programs, run as the binaries hack/build-binaries.sh builds from their Go modules at
@@ -55,6 +63,15 @@ const goImages: {
     binary: () => binaryPath('keda-adapter', versions().KEDA_VERSION),
     build: 'keda-adapter',
     bindFlags: (ip) => [`--bind-address=${ip}`, `--port=${hostWidePort(ip)}`],
+  },
+  // Upstream's test/images/grpc-echo, as its suite names it (`<KO_DOCKER_REPO>/grpc-echo:latest`, built
+  // with ko, whose entrypoint is /ko-app/<name>). It binds ":$PORT" and has no address flag.
+  {
+    pattern: /^(?!keda-http-test\/)(.+\/)?grpc-echo(:[\w.-]+)?$/,
+    command: '/ko-app/grpc-echo',
+    binary: () => upstreamBinaryPath('grpc-echo'),
+    build: 'upstream-grpc-echo',
+    bindFlags: () => [],
   },
   ...(['interceptor', 'scaler', 'operator'] as const).map((component) => ({
     pattern: new RegExp(`(^|/)kedacore/http-add-on-${component}(:[\\w.-]+)?$`),
@@ -142,11 +159,26 @@ export function imageCommand(
       };
     return { argv: [program, ...rest, ...args] };
   }
+  if (whoamiImagePattern.test(container.image)) {
+    // whoami's image has /whoami as its entrypoint.
+    const [first, ...rest] = container.command ?? ['/whoami'];
+    if (first !== '/whoami' && first !== 'whoami')
+      return { error: `image ${container.image} has no program ${first ?? ''}; its entrypoint is /whoami` };
+    return { argv: [node, resolve(repoRoot, 'hack/apps/whoami.ts'), ...rest, ...args] };
+  }
+  if (socatImagePattern.test(container.image)) {
+    const [first, ...rest] = container.command ?? ['socat'];
+    if (first !== 'socat' && first !== socatPath)
+      return { error: `image ${container.image} has no program ${first ?? ''}; it runs socat` };
+    if (!existsSync(socatPath)) return { error: `${socatPath} is missing; install Debian's socat package` };
+    return { argv: [socatPath, ...rest, ...args] };
+  }
   return {
     error:
       `the process kubelet cannot run image ${container.image}: it runs ghcr.io/keda-http/keda-http-addon:<tag> ` +
       `(this checkout's bin/keda-http.ts), ${echoImage} (hack/apps/echo.ts), ${grpcEchoImage} ` +
-      `(hack/apps/grpc-echo.ts), ${localProgramImage} (the container's command) and KEDA's ` +
+      `(hack/apps/grpc-echo.ts), ${localProgramImage} (the container's command), ghcr.io/traefik/whoami (hack/apps/whoami.ts), alpine/socat (Debian's socat), ` +
+      "upstream's <repo>/grpc-echo (built from its Go module) and KEDA's " +
       "ghcr.io/kedacore/keda and keda-metrics-apiserver, and the upstream add-on's " +
       'ghcr.io/kedacore/http-add-on-interceptor, -scaler and -operator (built from their Go modules)',
   };

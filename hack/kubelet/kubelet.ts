@@ -183,6 +183,11 @@ export async function startKubelet(opts: KubeletOptions): Promise<Kubelet> {
       dir,
       nodeName,
       logPath: (ns, name, container) => find(ns, name)?.logPath(container),
+      portForwardTarget: (ns, name) => {
+        const w = find(ns, name);
+        return w?.podIP ? { podIP: w.podIP, pod: w.key, uid: w.uid } : undefined;
+      },
+      log: (message) => log.warn(message),
     });
     heartbeat = await registerNode(client, nodeName, network.nodeIP, kubeletPort, log);
   } catch (err) {

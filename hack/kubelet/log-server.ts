@@ -1,12 +1,17 @@
-// The kubelet's container-log endpoint, so `kubectl logs [-f] [--tail N] [-c name]` works: the API
-// server proxies pods/log to https://<node InternalIP>:<kubeletEndpoint port>/containerLogs/...
-// It serves a self-signed certificate (made with openssl once per state directory); the local API
-// server runs without --kubelet-certificate-authority, so, as kube-apiserver does by default, it
-// does not verify it. Only this endpoint exists: no exec, attach or port-forward.
+// The kubelet's HTTPS server on 10250, which the API server proxies pods/log and pods/portforward
+// to (https://<node InternalIP>:<kubeletEndpoint port>/...): `/containerLogs/...`, so
+// `kubectl logs [-f] [--tail N] [-c name]` works, and `/portForward/<namespace>/<pod>`, so
+// `kubectl port-forward` and client-go's forwarder work (port-forward.ts). It serves a self-signed
+// certificate (made with openssl once per state directory); the local API server runs without
+// --kubelet-certificate-authority, so, as kube-apiserver does by default, it does not verify it.
+// No exec or attach.
 import { execFileSync } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import type http from 'node:http';
 import https from 'node:https';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { acceptPortForwardUpgrade, type PortForwardTarget, servePortForward } from './port-forward.ts';
 
 export const kubeletPort = 10250;
 
@@ -55,6 +60,9 @@ export async function startLogServer(opts: {
   nodeName: string;
   /** The log file of a container (undefined: no such pod or container on this node). */
   logPath(namespace: string, pod: string, container: string | undefined): string | undefined;
+  /** Where a running pod of this node is reached (undefined: no such pod here, or no address yet). */
+  portForwardTarget(namespace: string, pod: string): PortForwardTarget | undefined;
+  log?: (message: string) => void;
 }): Promise<LogServer> {
   const server = https.createServer(selfSignedCert(opts.dir, opts.nodeName), (req, res) => {
     const url = new URL(req.url ?? '/', 'https://kubelet');
@@ -92,6 +100,24 @@ export async function startLogServer(opts: {
       offset = size;
     }, 250);
     req.on('close', () => clearInterval(timer));
+  });
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? '/', 'https://kubelet');
+    const m = /^\/portForward\/([^/]+)\/([^/]+)$/.exec(url.pathname);
+    const target = m
+      ? opts.portForwardTarget(decodeURIComponent(m[1] ?? ''), decodeURIComponent(m[2] ?? ''))
+      : undefined;
+    socket.on('error', () => socket.destroy());
+    if (!target) {
+      const message = m
+        ? `pod ${m[1]}/${m[2]} is not running on this node\n`
+        : `no upgrade at ${url.pathname}\n`;
+      socket.end(
+        `HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\nConnection: close\r\n\r\n${message}`,
+      );
+      return;
+    }
+    if (acceptPortForwardUpgrade(req.headers, socket)) servePortForward(socket, head, target, opts.log);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
