@@ -312,6 +312,8 @@ describe('end to end', { concurrency: false }, () => {
       ]);
       await collector.stop();
     }
+    // The next scenario starts from zero, as every cold start here does.
+    await backToZero('web');
   });
 
   test('5. changing addon-namespace moves the add-on; the old namespace keeps its other objects', async () => {
