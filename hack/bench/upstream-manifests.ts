@@ -1,19 +1,18 @@
 // The upstream add-on's install for `npm run bench:e2e`: its interceptor, external scaler and
 // operator as upstream's own manifests (config/) lay them out, with the images the process kubelet
-// maps to the binaries built from upstream's Go module (hack/kubelet/images.ts). Two departures,
-// both forced by running pods as processes on one machine and neither on the measured path:
-// - Ports. Upstream's interceptor and scaler bind their ports on every address (no address flag), so
-//   their containers listen on ports no other pod uses (UPSTREAM_PORTS); the Services keep
-//   upstream's ports (8080, 9090) and map them, so every client addresses them as in upstream.
+// maps to the binaries built from upstream's Go module (hack/kubelet/images.ts), on upstream's own
+// ports (each pod has its own network namespace, so binding every address collides with nothing).
+// One departure, forced by running pods as processes on one machine and not on the measured path:
 // - RBAC. One ServiceAccount bound to cluster-admin instead of upstream's three narrow roles.
 import { upstreamVersion } from '../upstream-addon.ts';
 
+/** Upstream's ports (its manifests and defaults). */
 export const UPSTREAM_PORTS = {
-  proxy: 18080,
-  admin: 19090,
-  scalerGrpc: 19091,
-  interceptorMetrics: 12223,
-  scalerMetrics: 12224,
+  proxy: 8080,
+  admin: 9090,
+  scalerGrpc: 9090,
+  interceptorMetrics: 2223,
+  scalerMetrics: 2223,
 };
 
 const labels = (instance: string): Record<string, string> => ({
