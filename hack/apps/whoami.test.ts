@@ -7,7 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import type http from 'node:http';
 import { WebSocket } from 'ws';
-import { dataContent, interfaceIPs, parseFlags, parseGoDuration, startWhoami } from './whoami.ts';
+import { dataContent, interfaceIPs, parseFlags, goDurationMs, startWhoami } from './whoami.ts';
 
 let server: http.Server;
 let port: number;
@@ -114,12 +114,12 @@ test('?wait= takes a Go duration and delays the answer', async () => {
   const res = await fetch(`http://127.0.0.1:${port}/?wait=300ms`);
   await res.text();
   assert.ok(performance.now() - t0 >= 290);
-  assert.equal(parseGoDuration('500ms'), 500);
-  assert.equal(parseGoDuration('1m30s'), 90_000);
-  assert.equal(parseGoDuration('1.5h'), 5_400_000);
-  assert.equal(parseGoDuration('10s'), 10_000);
-  assert.equal(parseGoDuration('10'), undefined);
-  assert.equal(parseGoDuration('soon'), undefined);
+  assert.equal(goDurationMs('500ms'), 500);
+  assert.equal(goDurationMs('1m30s'), 90_000);
+  assert.equal(goDurationMs('1.5h'), 5_400_000);
+  assert.equal(goDurationMs('10s'), 10_000);
+  assert.equal(goDurationMs('10'), undefined);
+  assert.equal(goDurationMs('soon'), undefined);
 });
 
 test('/health answers 200 until a POST sets another status', async () => {

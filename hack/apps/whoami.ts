@@ -20,6 +20,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import type { TLSSocket } from 'node:tls';
 import { WebSocketServer } from 'ws';
+import { parseGoDuration } from '../../addon/shared/config.ts';
 
 export interface WhoamiOptions {
   port: string;
@@ -59,27 +60,13 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv): WhoamiOption
   return opts;
 }
 
-const durationUnits: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  µs: 1e-3,
-  μs: 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-};
-
 /** Go's time.ParseDuration, in milliseconds; undefined where Go returns an error. */
-export function parseGoDuration(text: string): number | undefined {
-  if (text === '0' || text === '+0' || text === '-0') return 0;
-  const m = /^([-+]?)((?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+)$/.exec(text);
-  if (!m) return undefined;
-  let total = 0;
-  for (const part of (m[2] ?? '').matchAll(/(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) {
-    total += Number(part[1]) * (durationUnits[part[2] ?? ''] ?? 0);
+export function goDurationMs(text: string): number | undefined {
+  try {
+    return parseGoDuration(text);
+  } catch {
+    return undefined;
   }
-  return m[1] === '-' ? -total : total;
 }
 
 /** Go's textproto.CanonicalMIMEHeaderKey for the usual header names. */
@@ -305,7 +292,7 @@ export function startWhoami(opts: WhoamiOptions): http.Server {
           .end('Bad Request\n');
         return;
       default: {
-        const wait = parseGoDuration(url.searchParams.get('wait') ?? '');
+        const wait = goDurationMs(url.searchParams.get('wait') ?? '');
         if (wait !== undefined && wait > 0) setTimeout(() => whoami(req, res, url, body), wait);
         else whoami(req, res, url, body);
       }
