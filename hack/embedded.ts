@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { LocalCluster, kubectlPath } from './cluster/control-plane.ts';
 import { installCrds } from './cluster/crds.ts';
 import { startKubelet, type Kubelet } from './kubelet/kubelet.ts';
+import { forwardConnection } from './kubelet/tcp-forward.ts';
 import { ensureKedaBinaries, installKeda, kedaBinariesCached } from './keda.ts';
 import { startKedaHttp, type ServiceProcess } from './keda-http-process.ts';
 import { stageImage, type StagedImage } from './image/stage.ts';
@@ -358,14 +359,7 @@ export function forwardPort(
         client.destroy();
         return;
       }
-      const upstream = net.connect(t.port, t.host);
-      client.pipe(upstream).pipe(client);
-      const close = (): void => {
-        client.destroy();
-        upstream.destroy();
-      };
-      client.on('error', close);
-      upstream.on('error', close);
+      forwardConnection(client, t);
     })
     .listen(localPort, '127.0.0.1');
 }
