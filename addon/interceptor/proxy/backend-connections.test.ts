@@ -17,6 +17,7 @@ import {
   type Obj,
 } from '../testing/harness.ts';
 import { readConfig } from '../config.ts';
+import { internalsEnvNames } from '../internals/switches.ts';
 
 /** What a raw backend saw: requests by path, connections opened. */
 interface RawBackend {
@@ -300,7 +301,9 @@ test('KEDA_HTTP_BACKEND_IDLE_CONN_TIMEOUT: 4 s by default, a Go duration, never 
   const base = { KEDA_HTTP_PROXY_PORT: '8080', KEDA_HTTP_ADMIN_PORT: '9090' };
   const { config } = readConfig(base);
   assert.equal(config.backendIdleConnTimeoutMs, 4000);
-  assert.deepEqual(Object.values(config.internals), [true, true, true, true]);
+  // Every piece of the internals layer, each on by default.
+  assert.deepEqual(Object.keys(config.internals).sort(), Object.keys(internalsEnvNames).sort());
+  assert.ok(Object.values(config.internals).every((on) => on === true));
   assert.equal(
     readConfig({ ...base, KEDA_HTTP_BACKEND_IDLE_CONN_TIMEOUT: '1500ms' }).config.backendIdleConnTimeoutMs,
     1500,
