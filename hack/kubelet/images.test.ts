@@ -164,7 +164,10 @@ test("upstream observability suite's jaegertracing/jaeger runs Jaeger built from
   const jaeger = `jaeger-${v.JAEGER_VERSION}`;
   withCache([jaeger], (bin) => {
     assert.deepEqual(
-      imageCommand(c('jaegertracing/jaeger:2.12.0', { args: ['--config=/etc/jaeger/config.yaml'] }), '10.1.0.11'),
+      imageCommand(
+        c('jaegertracing/jaeger:2.12.0', { args: ['--config=/etc/jaeger/config.yaml'] }),
+        '10.1.0.11',
+      ),
       { argv: [join(bin, jaeger), '--config=/etc/jaeger/config.yaml'] },
     );
     const other = imageCommand(c('jaegertracing/jaeger:2.12.0', { command: ['/bin/sh'] }), '10.1.0.11');
