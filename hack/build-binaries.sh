@@ -257,7 +257,7 @@ build_jaeger() {
     cat "$dir/go-get.log" >&2
     return 1
   fi
-  step "building jaeger $JAEGER_VERSION (first build takes several minutes on 2 cores)"
+  step "building jaeger $JAEGER_VERSION (first build takes about 9 minutes on 2 cores)"
   timed jaeger bash -c "cd '$dir' && go build -o '$out.tmp' github.com/jaegertracing/jaeger/cmd/jaeger && mv '$out.tmp' '$out'"
 }
 
