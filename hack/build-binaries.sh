@@ -6,6 +6,7 @@
 #   hack/build-binaries.sh h2spec   (the HTTP/2 conformance test of the interceptor's listeners)
 #   hack/build-binaries.sh otelcol   (the OpenTelemetry Collector the telemetry tests export to)
 #   hack/build-binaries.sh upstream-e2e upstream-grpc-echo   (upstream's e2e suite, npm run test:conformance)
+#   hack/build-binaries.sh upstream-e2e-observability jaeger   (its observability suite and Jaeger)
 # Binaries land in $KEDA_HTTP_CACHE/bin/<name>-<version> (default ~/.cache/keda-http-addon), outside git,
 # so a fresh clone on the same machine reuses them. Go's own build and module caches are reused too.
 set -euo pipefail
@@ -225,14 +226,39 @@ upstream_test_source() {
   echo "$dir"
 }
 
-# test/e2e/default, compiled with `go test -c` (run by hack/conformance/run.ts).
+# One of upstream's e2e suites, test/e2e/<SUITE> (default or observability), compiled with
+# `go test -c` (run by hack/conformance/run.ts).
 build_upstream_e2e() {
-  local out="$bin/http-add-on-e2e-default-$UPSTREAM_ADDON_VERSION.test"
-  if [ -x "$out" ]; then step "upstream e2e suite $UPSTREAM_ADDON_VERSION cached at $out"; return; fi
+  local suite=$1 out="$bin/http-add-on-e2e-$1-$UPSTREAM_ADDON_VERSION.test"
+  if [ -x "$out" ]; then step "upstream e2e suite $suite $UPSTREAM_ADDON_VERSION cached at $out"; return; fi
   local dir
   dir=$(upstream_test_source)
-  step "building upstream's e2e suite test/e2e/default $UPSTREAM_ADDON_VERSION (go test -c)"
-  timed upstream-e2e bash -c "cd '$dir' && go test -c -tags e2e -o '$out.tmp' ./test/e2e/default && mv '$out.tmp' '$out'"
+  step "building upstream's e2e suite test/e2e/$suite $UPSTREAM_ADDON_VERSION (go test -c)"
+  timed "upstream-e2e-$suite" bash -c "cd '$dir' && go test -c -tags e2e -o '$out.tmp' ./test/e2e/$suite && mv '$out.tmp' '$out'"
+}
+
+# Jaeger v2, cmd/jaeger of github.com/jaegertracing/jaeger: the OpenTelemetry collector and the trace
+# store of test/e2e/observability (images jaegertracing/jaeger in hack/kubelet/images.ts). A wrapper
+# module with the command as a tool (`go get -tool`), repeating Jaeger's own replace lines from its
+# go.mod so the module graph is the one its release was built with.
+build_jaeger() {
+  local out="$bin/jaeger-$JAEGER_VERSION" dir="$cache/build/jaeger-$JAEGER_VERSION"
+  if [ -x "$out" ]; then step "jaeger $JAEGER_VERSION cached at $out"; return; fi
+  mkdir -p "$dir"
+  if [ ! -f "$dir/go.sum" ]; then
+    local mod
+    mod=$(cd "$dir" && GOFLAGS=-mod=mod go mod download -json "github.com/jaegertracing/jaeger@$JAEGER_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+    {
+      printf 'module local/build\n\ngo 1.25\n\n'
+      grep -E '^(replace|exclude) ' "$mod"
+    } >"$dir/go.mod"
+  fi
+  if ! (cd "$dir" && go get -tool "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION" >"$dir/go-get.log" 2>&1); then
+    cat "$dir/go-get.log" >&2
+    return 1
+  fi
+  step "building jaeger $JAEGER_VERSION (first build takes about 9 minutes on 2 cores)"
+  timed jaeger bash -c "cd '$dir' && go build -o '$out.tmp' github.com/jaegertracing/jaeger/cmd/jaeger && mv '$out.tmp' '$out'"
 }
 
 # test/images/grpc-echo, the suite's gRPC app (image <KO_DOCKER_REPO>/grpc-echo in hack/kubelet/images.ts).
@@ -262,7 +288,9 @@ for t in "${targets[@]}"; do
     keda-operator | keda-adapter) build_keda "${t#keda-}" ;;
     h2spec) build_h2spec ;;
     otelcol) build_otelcol ;;
-    upstream-e2e) build_upstream_e2e ;;
+    upstream-e2e) build_upstream_e2e default ;;
+    upstream-e2e-observability) build_upstream_e2e observability ;;
+    jaeger) build_jaeger ;;
     upstream-grpc-echo) build_upstream_grpc_echo ;;
     *) echo "unknown target: $t" >&2; exit 2 ;;
   esac

@@ -98,6 +98,9 @@ export function upstreamAddon(namespace: string, watchNamespace: string): object
     service(namespace, 'keda-add-ons-http-interceptor-proxy', 'interceptor', [
       { name: 'proxy', port: 8080, targetPort: 'proxy' },
     ]),
+    service(namespace, 'keda-add-ons-http-interceptor-metrics', 'interceptor', [
+      { name: 'metrics', port: p.interceptorMetrics, targetPort: 'metrics' },
+    ]),
     deployment(namespace, 'keda-add-ons-http-external-scaler', 'external-scaler', {
       terminationGracePeriodSeconds: 10,
       containers: [

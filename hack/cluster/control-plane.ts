@@ -22,6 +22,7 @@ export interface Versions {
   H2SPEC_VERSION: string;
   OTELCOL_VERSION: string;
   OTELCOL_STABLE_VERSION: string;
+  JAEGER_VERSION: string;
 }
 
 /** hack/versions.env, the one place versions of Go-built infrastructure are pinned. */

@@ -16,20 +16,25 @@ FAIL
 `;
 
 test('one row per top-level test, subtests folded into their test', () => {
-  assert.deepEqual(parseGoTestOutput(output), [
-    { name: 'TestHostRouting', result: 'PASS', seconds: 12.34 },
-    { name: 'TestGRPC', result: 'FAIL', seconds: 60.5 },
-    { name: 'TestSomething', result: 'SKIP', seconds: 0 },
+  assert.deepEqual(parseGoTestOutput(output, 'default'), [
+    { suite: 'default', name: 'TestHostRouting', result: 'PASS', seconds: 12.34 },
+    { suite: 'default', name: 'TestGRPC', result: 'FAIL', seconds: 60.5 },
+    { suite: 'default', name: 'TestSomething', result: 'SKIP', seconds: 0 },
   ]);
 });
 
-test('the table has a header and aligned columns', () => {
+test('one table for several suites: a header, the suite of each row, aligned columns', () => {
+  const observability = '--- PASS: TestOtelTracing (20.00s)\n';
   assert.equal(
-    formatResults(parseGoTestOutput(output)),
-    'test             result  seconds\n' +
-      '---------------  ------  -------\n' +
-      'TestHostRouting  PASS       12.3\n' +
-      'TestGRPC         FAIL       60.5\n' +
-      'TestSomething    SKIP        0.0\n',
+    formatResults([
+      ...parseGoTestOutput(output, 'default'),
+      ...parseGoTestOutput(observability, 'observability'),
+    ]),
+    'suite          test             result  seconds\n' +
+      '-------------  ---------------  ------  -------\n' +
+      'default        TestHostRouting  PASS       12.3\n' +
+      'default        TestGRPC         FAIL       60.5\n' +
+      'default        TestSomething    SKIP        0.0\n' +
+      'observability  TestOtelTracing  PASS       20.0\n',
   );
 });

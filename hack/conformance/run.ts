@@ -1,14 +1,19 @@
-// `npm run test:conformance [-- --upstream] [-- --parallel N] [-- --run REGEX]`: upstream's own
-// end-to-end suite, test/e2e/default of github.com/kedacore/http-add-on at UPSTREAM_ADDON_VERSION,
-// against this add-on on the embedded default (or, with --upstream, against upstream's own add-on on
-// the same environment: the baseline that shows a failure is the add-on's and not the environment's).
+// `npm run test:conformance [-- --upstream] [-- --suite default|observability|all] [-- --parallel N]
+// [-- --run REGEX]`: upstream's own end-to-end suites of github.com/kedacore/http-add-on at
+// UPSTREAM_ADDON_VERSION, test/e2e/default then test/e2e/observability (both by default), against
+// this add-on on the embedded default (or, with --upstream, against upstream's own add-on on the
+// same environment: the baseline that shows a failure is the add-on's and not the environment's).
 //
-// The suite comes from the Go module, compiled with `go test -c` by hack/build-binaries.sh
-// (upstream-e2e; one documented patch, the scaler Deployment's name). Its apps run in the process
-// kubelet: whoami as hack/apps/whoami.ts, socat from Debian, grpc-echo built from the same module
-// (hack/kubelet/images.ts). This add-on is installed as a user installs it: the manager, and the
-// annotations on the Keda object (addon-enabled=true, addon-namespace=keda, where the suite looks).
-// It prints one row per test (name, result, seconds) and exits 1 when any test failed.
+// The suites come from the Go module, compiled with `go test -c` by hack/build-binaries.sh
+// (upstream-e2e, upstream-e2e-observability; one documented patch, the scaler Deployment's name).
+// Their apps run in the process kubelet: whoami as hack/apps/whoami.ts, socat from Debian, grpc-echo
+// built from the same module (hack/kubelet/images.ts); the observability suite's collector and
+// Jaeger are Jaeger v2 built from its Go module (observability-backends.ts). This add-on is
+// installed as a user installs it: the manager, and the annotations on the Keda object
+// (addon-enabled=true, addon-namespace=keda, where the suites look). One environment serves both
+// suites, one after the other (the observability suite patches the interceptor's env and restores
+// it when done). It prints one table, a row per test (suite, name, result, seconds), and exits 1
+// when any test failed.
 // Why it is run this way: docs/decisions/conformance-suite.md.
 import { execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
@@ -21,6 +26,7 @@ import { upstreamBinary, upstreamVersion } from '../upstream-addon.ts';
 import { upstreamAddon } from '../bench/upstream-manifests.ts';
 import { ensureSystemPackages } from '../system-packages.ts';
 import { parseGoTestOutput, formatResults, type TestResult } from './results.ts';
+import { collectorNamespace, jaegerNamespace, observabilityBackends } from './observability-backends.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 /** Where the suite looks for the add-on (test/helpers/env.go: AddonNamespace). */
@@ -34,8 +40,18 @@ function say(message: string): void {
   process.stderr.write(`[conformance] ${message}\n`);
 }
 
-export function suiteBinaryPath(): string {
-  return binaryPath('http-add-on-e2e-default', versions().UPSTREAM_ADDON_VERSION) + '.test';
+/** Upstream's e2e suites this runner knows, in the order it runs them. */
+const suites = ['default', 'observability'] as const;
+type Suite = (typeof suites)[number];
+
+/** hack/build-binaries.sh's targets each suite needs. */
+const suiteBuildTargets: Record<Suite, string[]> = {
+  default: ['upstream-e2e', 'upstream-grpc-echo'],
+  observability: ['upstream-e2e-observability', 'jaeger'],
+};
+
+export function suiteBinaryPath(suite: Suite = 'default'): string {
+  return binaryPath(`http-add-on-e2e-${suite}`, versions().UPSTREAM_ADDON_VERSION) + '.test';
 }
 
 function build(targets: string[]): void {
@@ -88,8 +104,28 @@ async function installUpstreamAddon(e: Embedded): Promise<void> {
   }
 }
 
-/** Runs the suite binary; resolves with its results and exit code. Its output goes to `logPath`. */
+/** The suite's collector and Jaeger (observability-backends.ts), applied and rolled out. */
+async function installObservabilityBackends(e: Embedded): Promise<void> {
+  say(
+    `installing the observability suite's OpenTelemetry collector and Jaeger (Jaeger v2 ${versions().JAEGER_VERSION})`,
+  );
+  await e.kubectl(
+    ['apply', '-f', '-'],
+    observabilityBackends()
+      .map((o) => JSON.stringify(o))
+      .join('\n---\n'),
+  );
+  for (const [namespace, name] of [
+    [collectorNamespace, 'opentelemetry-collector'],
+    [jaegerNamespace, 'jaeger'],
+  ] as const) {
+    await e.kubectl(['rollout', 'status', `deployment/${name}`, '-n', namespace, '--timeout=5m']);
+  }
+}
+
+/** Runs one suite's binary; resolves with its results and exit code. Its output goes to `logPath`. */
 function runSuite(opts: {
+  suite: Suite;
   kubeconfig: string;
   parallel: number;
   run?: string;
@@ -103,8 +139,9 @@ function runSuite(opts: {
     `-kubeconfig=${opts.kubeconfig}`,
   ];
   if (opts.run) args.push(`-test.run=${opts.run}`);
-  say(`$ ${suiteBinaryPath()} ${args.join(' ')}   (output: ${opts.logPath})`);
-  const child = spawn(suiteBinaryPath(), args, {
+  const binary = suiteBinaryPath(opts.suite);
+  say(`$ ${binary} ${args.join(' ')}   (output: ${opts.logPath})`);
+  const child = spawn(binary, args, {
     cwd: opts.workDir,
     env: { ...process.env, KUBECONFIG: opts.kubeconfig, KO_DOCKER_REPO: koDockerRepo },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -117,7 +154,7 @@ function runSuite(opts: {
     // Progress: each finished top-level test as it finishes.
     for (const line of chunk.toString().split('\n')) {
       const m = /^--- (PASS|FAIL|SKIP): (\S+) \(([\d.]+)s\)/.exec(line);
-      if (m) say(`${m[1]} ${m[2]} (${m[3]}s)`);
+      if (m) say(`${opts.suite}: ${m[1]} ${m[2]} (${m[3]}s)`);
     }
   };
   child.stdout.on('data', onData);
@@ -125,7 +162,7 @@ function runSuite(opts: {
   return new Promise((resolvePromise) => {
     child.on('close', (code) => {
       log.end();
-      resolvePromise({ results: parseGoTestOutput(output), code });
+      resolvePromise({ results: parseGoTestOutput(output, opts.suite), code });
     });
   });
 }
@@ -135,6 +172,7 @@ export async function main(argv: string[]): Promise<number> {
     args: argv,
     options: {
       upstream: { type: 'boolean', default: false },
+      suite: { type: 'string', default: 'all' },
       parallel: { type: 'string', default: '4' },
       run: { type: 'string' },
     },
@@ -142,17 +180,26 @@ export async function main(argv: string[]): Promise<number> {
   const parallel = Number(values.parallel);
   if (!Number.isInteger(parallel) || parallel < 1)
     throw new Error(`--parallel must be a positive integer, not ${values.parallel}`);
+  const selected: Suite[] = values.suite === 'all' ? [...suites] : suites.filter((s) => s === values.suite);
+  if (selected.length === 0)
+    throw new Error(`--suite must be one of ${[...suites, 'all'].join(', ')}, not ${values.suite}`);
   ensureSystemPackages('test');
   const target = values.upstream ? `upstream's add-on ${upstreamVersion()}` : 'this add-on';
-  say(`upstream's e2e suite test/e2e/default ${upstreamVersion()} against ${target}`);
-  if (!existsSync(suiteBinaryPath()))
-    say("building upstream's e2e suite from its Go module (first run only: about 5 minutes)");
-  build(['upstream-e2e', 'upstream-grpc-echo']);
+  say(
+    `upstream's e2e suites ${selected.map((s) => `test/e2e/${s}`).join(', ')} ${upstreamVersion()} against ${target}`,
+  );
+  if (selected.some((s) => !existsSync(suiteBinaryPath(s))))
+    say(
+      "building upstream's e2e suites (and, for observability, Jaeger) from their Go modules " +
+        '(first run only: see docs/decisions/conformance-suite.md for the times)',
+    );
+  build(selected.flatMap((s) => suiteBuildTargets[s]));
 
   const name = values.upstream ? 'conformance-upstream' : 'conformance';
   const dir = join(repoRoot, '.cache', name);
-  // Beside the state directory, which is removed at the end: the suite's output outlives the run.
-  const logPath = join(repoRoot, '.cache', `${name}-suite.log`);
+  // Beside the state directory, which is removed at the end: the suites' output outlives the run.
+  const logPath = (suite: Suite): string =>
+    join(repoRoot, '.cache', suite === 'default' ? `${name}-suite.log` : `${name}-${suite}-suite.log`);
   const abort = new AbortController();
   const onSignal = (): void => abort.abort(new Error('interrupted'));
   process.once('SIGINT', onSignal);
@@ -165,29 +212,39 @@ export async function main(argv: string[]): Promise<number> {
     say(
       `environment ready in ${((performance.now() - t0) / 1000).toFixed(0)}s (KEDA in ${kedaNamespace}, the add-on in ${addonNamespace})`,
     );
-    mkdirSync(join(dir, 'suite'), { recursive: true });
-    const t1 = performance.now();
-    const { results, code } = await runSuite({
-      kubeconfig: e.kubeconfig,
-      parallel,
-      ...(values.run ? { run: values.run } : {}),
-      logPath,
-      workDir: join(dir, 'suite'),
-    });
-    const seconds = (performance.now() - t1) / 1000;
+    const results: TestResult[] = [];
+    const timings: string[] = [];
+    let ok = true;
+    for (const suite of selected) {
+      const t1 = performance.now();
+      if (suite === 'observability') await installObservabilityBackends(e);
+      const workDir = join(dir, 'suite', suite);
+      mkdirSync(workDir, { recursive: true });
+      const run = await runSuite({
+        suite,
+        kubeconfig: e.kubeconfig,
+        parallel,
+        ...(values.run ? { run: values.run } : {}),
+        logPath: logPath(suite),
+        workDir,
+      });
+      results.push(...run.results);
+      timings.push(`${suite} ${((performance.now() - t1) / 1000).toFixed(0)}s`);
+      // With --run, a suite may have no test of that name; without, no tests means it never ran.
+      if (run.results.length === 0 && (!values.run || run.code !== 0)) {
+        say(`${suite}: the suite reported no tests (exit code ${run.code}); see ${logPath(suite)}`);
+        ok = false;
+      }
+      if (run.results.some((r) => r.result === 'FAIL') || run.code !== 0) ok = false;
+    }
+    if (results.length === 0) ok = false;
     process.stdout.write(formatResults(results));
-    const failed = results.filter((r) => r.result === 'FAIL');
     const passed = results.filter((r) => r.result === 'PASS');
     process.stdout.write(
-      `\n${passed.length}/${results.length} passed against ${target} in ${seconds.toFixed(0)}s ` +
-        `(-parallel ${parallel}; full output: ${logPath})\n`,
+      `\n${passed.length}/${results.length} passed against ${target} (${timings.join(', ')}; ` +
+        `-parallel ${parallel}; full output: ${selected.map(logPath).join(', ')})\n`,
     );
-    if (results.length === 0) {
-      say(`the suite reported no tests (exit code ${code}); see ${logPath}`);
-      return 1;
-    }
-    if (failed.length > 0 || code !== 0) return 1;
-    return 0;
+    return ok ? 0 : 1;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

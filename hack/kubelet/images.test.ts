@@ -159,3 +159,22 @@ test("upstream e2e suite's images: whoami runs hack/apps/whoami.ts, socat Debian
     argv: [node, join(repo, 'hack/apps/grpc-echo.ts')],
   });
 });
+
+test("upstream observability suite's jaegertracing/jaeger runs Jaeger built from its Go module, its args after", () => {
+  const jaeger = `jaeger-${v.JAEGER_VERSION}`;
+  withCache([jaeger], (bin) => {
+    assert.deepEqual(
+      imageCommand(
+        c('jaegertracing/jaeger:2.12.0', { args: ['--config=/etc/jaeger/config.yaml'] }),
+        '10.1.0.11',
+      ),
+      { argv: [join(bin, jaeger), '--config=/etc/jaeger/config.yaml'] },
+    );
+    const other = imageCommand(c('jaegertracing/jaeger:2.12.0', { command: ['/bin/sh'] }), '10.1.0.11');
+    assert.ok('error' in other && other.error.includes('no program /bin/sh'));
+  });
+  withCache([], () => {
+    const missing = imageCommand(c('jaegertracing/jaeger:2.12.0'), '10.1.0.11');
+    assert.ok('error' in missing && missing.error.includes('build-binaries.sh jaeger'));
+  });
+});

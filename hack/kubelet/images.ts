@@ -73,6 +73,16 @@ const goImages: {
     build: 'upstream-grpc-echo',
     bindFlags: () => [],
   },
+  // Jaeger v2 (jaegertracing/jaeger:2.x; its image's entrypoint is /cmd/jaeger/jaeger-linux), the
+  // collector and trace store of upstream's observability suite. The image also sets
+  // JAEGER_LISTEN_HOST=0.0.0.0, which a pod running it here must set itself (hack/conformance/).
+  {
+    pattern: /(^|\/)jaegertracing\/jaeger(:[\w.-]+)?$/,
+    command: '/cmd/jaeger/jaeger-linux',
+    binary: () => binaryPath('jaeger', versions().JAEGER_VERSION),
+    build: 'jaeger',
+    bindFlags: () => [],
+  },
   ...(['interceptor', 'scaler', 'operator'] as const).map((component) => ({
     pattern: new RegExp(`(^|/)kedacore/http-add-on-${component}(:[\\w.-]+)?$`),
     command: `/${component}`,
@@ -179,7 +189,7 @@ export function imageCommand(
       `(this checkout's bin/keda-http.ts), ${echoImage} (hack/apps/echo.ts), ${grpcEchoImage} ` +
       `(hack/apps/grpc-echo.ts), ${localProgramImage} (the container's command), ghcr.io/traefik/whoami (hack/apps/whoami.ts), alpine/socat (Debian's socat), ` +
       "upstream's <repo>/grpc-echo (built from its Go module) and KEDA's " +
-      "ghcr.io/kedacore/keda and keda-metrics-apiserver, and the upstream add-on's " +
+      "ghcr.io/kedacore/keda and keda-metrics-apiserver, jaegertracing/jaeger, and the upstream add-on's " +
       'ghcr.io/kedacore/http-add-on-interceptor, -scaler and -operator (built from their Go modules)',
   };
 }

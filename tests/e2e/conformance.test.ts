@@ -1,7 +1,8 @@
-// Upstream's own end-to-end suite (test/e2e/default of github.com/kedacore/http-add-on at
-// UPSTREAM_ADDON_VERSION) against this add-on on the embedded default, as `npm run test:conformance`
-// runs it (its own process and state directory): every one of its tests must pass. The table of
-// results is printed either way. Why: docs/decisions/conformance-suite.md.
+// Upstream's own end-to-end suites (test/e2e/default, then test/e2e/observability with its collector
+// and Jaeger, of github.com/kedacore/http-add-on at UPSTREAM_ADDON_VERSION) against this add-on on
+// the embedded default, as `npm run test:conformance` runs them (its own process and state
+// directory): every one of their tests must pass. The table of results is printed either way.
+// Why: docs/decisions/conformance-suite.md.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
@@ -10,7 +11,7 @@ import { test } from 'node:test';
 const repoRoot = resolve(import.meta.dirname, '../..');
 
 test(
-  "upstream's e2e suite test/e2e/default passes against this add-on",
+  "upstream's e2e suites test/e2e/default and test/e2e/observability pass against this add-on",
   { timeout: 45 * 60_000 },
   async () => {
     const child = spawn(process.execPath, [join(repoRoot, 'hack/conformance/run.ts')], {
@@ -22,7 +23,10 @@ test(
       process.stderr.write(c);
     });
     const code = await new Promise<number | null>((r) => child.on('close', r));
-    assert.equal(code, 0, `upstream's suite failed:\n${table}`);
+    assert.equal(code, 0, `upstream's suites failed:\n${table}`);
+    // Both suites ran: a row of each in the one table.
+    assert.match(table, /^default +Test/m);
+    assert.match(table, /^observability +TestOtelTracing +PASS/m);
     assert.match(table, /\d+\/\d+ passed/);
   },
 );
