@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatResults, parseGoTestOutput } from './results.ts';
+import { failedTests, formatResults, parseGoTestOutput, runExpression, withReruns } from './results.ts';
 
 const output = `=== RUN   TestHostRouting
 === PAUSE TestHostRouting
@@ -37,4 +37,22 @@ test('one table for several suites: a header, the suite of each row, aligned col
       'default        TestSomething    SKIP        0.0\n' +
       'observability  TestOtelTracing  PASS       20.0\n',
   );
+});
+
+test('a failed test is run again once; the table marks its row, and a second failure stays a failure', () => {
+  const first = parseGoTestOutput(output, 'default');
+  assert.deepEqual(failedTests(first), ['TestGRPC']);
+  assert.equal(runExpression(['TestGRPC', 'TestA.b']), '^(TestGRPC|TestA\\.b)$');
+  const passedAgain = withReruns(first, parseGoTestOutput('--- PASS: TestGRPC (3.00s)\n', 'default'));
+  assert.deepEqual(passedAgain[1], {
+    suite: 'default',
+    name: 'TestGRPC',
+    result: 'PASS',
+    seconds: 3,
+    rerun: true,
+  });
+  assert.match(formatResults(passedAgain), /TestGRPC +PASS\* +3\.0\n[\s\S]*\* failed on the first run/);
+  const failedAgain = withReruns(first, parseGoTestOutput('--- FAIL: TestGRPC (4.00s)\n', 'default'));
+  assert.equal(failedAgain[1]?.result, 'FAIL');
+  assert.deepEqual(withReruns(first, []), first, 'a rerun that did not run keeps the failure');
 });
