@@ -13,6 +13,8 @@ import { request } from 'undici';
 import { encodeQueueCounts } from '../shared/queue-codec/queue-body.ts';
 import { KedaClient, routeRef } from './testing/keda-client.ts';
 import {
+  appService,
+  heldRoute,
   interceptorSlices,
   startInterceptorProcess,
   startScalerProcess,
@@ -21,26 +23,7 @@ import {
   type ScalerProcess,
 } from './testing/processes.ts';
 
-const routes = [
-  {
-    apiVersion: 'http.keda.sh/v1beta1',
-    kind: 'InterceptorRoute',
-    metadata: { name: 'held', namespace: 'default' },
-    // No ready backend: a request is held (counted as concurrency) until the client gives up.
-    spec: {
-      target: { service: 'app', port: 80 },
-      rules: [{ hosts: ['held.test'] }],
-      timeouts: { readiness: '60s' },
-      scalingMetric: { concurrency: { targetValue: 1 } },
-    },
-  },
-  {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: 'app', namespace: 'default' },
-    spec: { ports: [{ name: 'http', port: 80 }] },
-  },
-];
+const routes = [heldRoute('60s'), appService];
 
 const maxBytes = 256 * 1024;
 const goodBody = encodeQueueCounts([['default/held', { Concurrency: 0, RequestCount: 10 }]]);

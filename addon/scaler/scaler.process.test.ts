@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { KedaClient, routeRef, type Ref } from './testing/keda-client.ts';
 import {
+  appService,
+  heldRoute,
   interceptorSlices,
   startInterceptorProcess,
   startScalerProcess,
@@ -20,18 +22,7 @@ import {
 } from './testing/processes.ts';
 
 const routes = [
-  {
-    apiVersion: 'http.keda.sh/v1beta1',
-    kind: 'InterceptorRoute',
-    metadata: { name: 'held', namespace: 'default' },
-    // No ready backend: a request is held (counted as concurrency) until the client gives up.
-    spec: {
-      target: { service: 'app', port: 80 },
-      rules: [{ hosts: ['held.test'] }],
-      timeouts: { readiness: '30s' },
-      scalingMetric: { concurrency: { targetValue: 1 } },
-    },
-  },
+  heldRoute('30s'),
   {
     apiVersion: 'http.keda.sh/v1beta1',
     kind: 'InterceptorRoute',
@@ -56,12 +47,7 @@ const routes = [
       scalingMetric: { requestRate: { targetValue: 1, window: '2s', granularity: '1s' } },
     },
   },
-  {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: 'app', namespace: 'default' },
-    spec: { ports: [{ name: 'http', port: 80 }] },
-  },
+  appService,
 ];
 
 const scalerEnv = {

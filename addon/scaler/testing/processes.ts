@@ -170,3 +170,29 @@ export async function writeObjects(path: string, objects: readonly object[]): Pr
   await writeFile(`${path}.tmp`, text);
   await rename(`${path}.tmp`, path);
 }
+
+/**
+ * An InterceptorRoute whose backend is never ready: a request to `held.test` is held (counted as
+ * concurrency) until its client gives up or `readiness` passes.
+ */
+export function heldRoute(readiness: string): object {
+  return {
+    apiVersion: 'http.keda.sh/v1beta1',
+    kind: 'InterceptorRoute',
+    metadata: { name: 'held', namespace: 'default' },
+    spec: {
+      target: { service: 'app', port: 80 },
+      rules: [{ hosts: ['held.test'] }],
+      timeouts: { readiness },
+      scalingMetric: { concurrency: { targetValue: 1 } },
+    },
+  };
+}
+
+/** The Service the test routes point at (no EndpointSlice: never ready). */
+export const appService = {
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: { name: 'app', namespace: 'default' },
+  spec: { ports: [{ name: 'http', port: 80 }] },
+};
